@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Sets up the machine and runs every test layer, stopping at the first failure:
+#   1. unit      plain `cargo test`: the pure Rust core, no PostgreSQL
+#   2. pg_test   `cargo pgrx test pg15`: functions inside a server pgrx starts
+#   3. regress   pg_regress against the scratch cluster with the installed extension
+#   4. client    Rust integration tests (tests/) over TCP to the scratch cluster
+# Prints one summary line per layer and a closing "N passed, N failed" line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+PGBIN=/usr/lib/postgresql/15/bin
+export PGFORGET_ROOT="${PGFORGET_ROOT:-/tmp/pg_forget}"
+export PGFORGET_PORT="${PGFORGET_PORT:-55432}"
+mkdir -p "$PGFORGET_ROOT"
+LOGS="$PGFORGET_ROOT/logs"
+mkdir -p "$LOGS"
+
+declare -a SUMMARY=()
+TOTAL_PASSED=0
+start_all=$(date +%s)
+
+finish() {
+  local failed=$1
+  echo
+  echo "== summary =="
+  for s in "${SUMMARY[@]}"; do echo "$s"; done
+  echo "wall time: $(( $(date +%s) - start_all ))s"
+  echo "total: $TOTAL_PASSED passed, $failed failed"
+}
+
+# Sum "N passed" / "N failed" over cargo's "test result:" lines of a log.
+cargo_counts() {
+  local log=$1
+  awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+       END { print p + 0, f + 0 }' "$log"
+}
+
+run_layer() {
+  local name=$1; shift
+  local log="$LOGS/$name.log"
+  local t0; t0=$(date +%s)
+  echo "== layer $name: $* =="
+  set +e
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  local dt=$(( $(date +%s) - t0 ))
+  echo "$rc $dt"  > "$LOGS/$name.rc"
+  return "$rc"
+}
+
+layer_cargo() {
+  local name=$1; shift
+  if run_layer "$name" "$@"; then rc=0; else rc=$?; fi
+  read -r p f < <(cargo_counts "$LOGS/$name.log")
+  TOTAL_PASSED=$((TOTAL_PASSED + p))
+  SUMMARY+=("$name: $p passed, $f failed ($(cut -d' ' -f2 "$LOGS/$name.rc")s)")
+  if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; fi
+}
+
+# 1. pure Rust
+layer_cargo unit cargo test --lib -- --skip pg_test
+
+# 2. inside the server (pgrx starts its own cluster as user postgres)
+layer_cargo pg_test cargo pgrx test pg15 --runas postgres --pgdata /tmp/pgf_pgrx pg_test
+
+# 3. pg_regress against the scratch cluster with the installed extension
+regress() { bash scripts/regress.sh --install; }
+if run_layer regress regress; then rc=0; else rc=$?; fi
+p=$(grep -E '^(ok |test |     )' "$LOGS/regress.log" | grep -cE '\.\.\. ok|^ok ' || true)
+f=$(grep -E '\.\.\. FAILED|^not ok ' "$LOGS/regress.log" | wc -l)
+TOTAL_PASSED=$((TOTAL_PASSED + p))
+SUMMARY+=("regress: $p passed, $f failed ($(cut -d' ' -f2 "$LOGS/regress.rc")s)")
+if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; fi
+
+# 4. client connections over TCP to the scratch cluster
+export PGFORGET_TEST_DSN="host=127.0.0.1 port=$PGFORGET_PORT user=postgres dbname=postgres"
+layer_cargo client cargo test --features client_tests --test client
+
+bash scripts/cluster.sh stop
+finish 0
