@@ -70,8 +70,7 @@ layer_cargo pg_test cargo pgrx test pg15 --runas postgres --pgdata /tmp/pgf_pgrx
 # 3. pg_regress against the scratch cluster with the installed extension
 regress() { bash scripts/regress.sh --install; }
 if run_layer regress regress; then rc=0; else rc=$?; fi
-p=$(grep -E '^(ok |test |     )' "$LOGS/regress.log" | grep -cE '\.\.\. ok|^ok ' || true)
-f=$(grep -E '\.\.\. FAILED|^not ok ' "$LOGS/regress.log" | wc -l)
+read -r p f < <(awk '/^(test|ok) .*\.\.\. ok/ || /^ok [0-9]+ / { p++ } /\.\.\. FAILED/ || /^not ok / { f++ } END { print p + 0, f + 0 }' "$LOGS/regress.log")
 TOTAL_PASSED=$((TOTAL_PASSED + p))
 SUMMARY+=("regress: $p passed, $f failed ($(cut -d' ' -f2 "$LOGS/regress.rc")s)")
 if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; fi

@@ -26,6 +26,7 @@ col AS (
                'num', a.attnum,
                'data_type', pg_catalog.format_type(a.atttypid, a.atttypmod),
                'base_type', bt.typname::text,
+               'type_ident', pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.typname),
                'category', bt.typcategory::text,
                'not_null', a.attnotnull,
                'comment', pg_catalog.col_description(a.attrelid, a.attnum),
@@ -35,6 +36,7 @@ col AS (
            ) ORDER BY a.attnum) AS columns
       FROM pg_catalog.pg_attribute a
       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+      JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
       JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
      WHERE a.attrelid IN (SELECT oid FROM rel) AND a.attnum > 0 AND NOT a.attisdropped
      GROUP BY a.attrelid

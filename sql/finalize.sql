@@ -42,3 +42,61 @@ BEGIN
     END IF;
 END
 $$;
+
+CREATE VIEW forget.jobs AS
+SELECT id, kind, status, dry_run, created_at, due_at, started_at, finished_at,
+       rows_matched, rows_done,
+       CASE WHEN status = 'done' THEN 100::numeric
+            WHEN rows_matched = 0 THEN 0::numeric
+            ELSE pg_catalog.round(100.0 * rows_done / rows_matched, 1) END AS percent,
+       error
+  FROM forget.job;
+COMMENT ON VIEW forget.jobs IS 'pg_forget jobs: kind, status, times, progress, error of a failed job';
+REVOKE ALL ON forget.jobs FROM PUBLIC;
+GRANT SELECT ON forget.jobs TO forget_admin;
+
+CREATE FUNCTION forget.job_status(job_id bigint)
+RETURNS SETOF forget.jobs
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job_id must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    RETURN QUERY SELECT * FROM forget.jobs j WHERE j.id = job_status.job_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'job % does not exist', job_id USING ERRCODE = 'P0002';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION forget.job_report(job_id bigint)
+RETURNS TABLE (schema_name text, table_name text, column_name text, action text,
+               row_count bigint, subject_pseudonym text, note text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job_id must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM forget.job j WHERE j.id = job_report.job_id) THEN
+        RAISE EXCEPTION 'job % does not exist', job_id USING ERRCODE = 'P0002';
+    END IF;
+    RETURN QUERY
+        SELECT r.schema_name, r.table_name, r.column_name, r.action, r.row_count, r.subject_pseudonym, r.note
+          FROM forget.job_report_row r
+         WHERE r.job_id = job_report.job_id
+         ORDER BY r.ord;
+END
+$$;
+
+-- Only forget_admin (and superusers) may erase, locate, read jobs or use the
+-- internal masking helpers.
+REVOKE EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delete_users(text[], boolean),
+    forget.locate_users(text[]), forget.job_status(bigint), forget.job_report(bigint),
+    forget._mask_text(text, integer, boolean), forget._mask_inet(inet, integer),
+    forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delete_users(text[], boolean),
+    forget.locate_users(text[]), forget.job_status(bigint), forget.job_report(bigint),
+    forget._mask_text(text, integer, boolean), forget._mask_inet(inet, integer),
+    forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean)
+  TO forget_admin;

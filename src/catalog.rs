@@ -31,6 +31,9 @@ pub struct Column {
     pub num: i32,
     pub data_type: String,
     pub base_type: String,
+    /// the column's own type (a domain stays a domain), schema-qualified and quoted, for casts
+    #[serde(default)]
+    pub type_ident: String,
     pub category: String,
     #[serde(default)]
     pub not_null: bool,
@@ -80,6 +83,8 @@ impl Problem {
 pub struct TaggedColumn {
     pub name: String,
     pub data_type: String,
+    /// quoted, schema-qualified type name for casts
+    pub type_ident: String,
     pub class: TypeClass,
     pub tag: ColumnTag,
     /// None for `time` columns, which are never masked.
@@ -160,6 +165,7 @@ pub fn analyze(cat: &Catalog) -> Analysis {
                     columns.push(TaggedColumn {
                         name: c.name.clone(),
                         data_type: c.data_type.clone(),
+                        type_ident: c.type_ident.clone(),
                         class,
                         strategy: tags::effective_strategy(&tag, class),
                         tag,
@@ -221,6 +227,7 @@ pub(crate) mod fixtures {
             num: 0,
             data_type: base.into(),
             base_type: base.into(),
+            type_ident: format!("\"pg_catalog\".\"{base}\""),
             category: cat.into(),
             not_null: false,
             comment: comment.map(Into::into),

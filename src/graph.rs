@@ -65,13 +65,23 @@ impl<'a> Graph<'a> {
 
     /// How each table (by catalog index) is reached from the subject tables.
     pub fn reach(&self) -> Vec<Reach> {
+        self.discover().0
+    }
+
+    /// How each table is reached, and the reached tables in the order they were
+    /// discovered (subject tables, then children breadth first, then parents).
+    /// A table's rows are decided from tables discovered before it, so this
+    /// order has no cycles.
+    pub fn discover(&self) -> (Vec<Reach>, Vec<usize>) {
         let n = self.cat.tables.len();
         let mut reach = vec![Reach::None; n];
+        let mut order = Vec::new();
         let mut queue = VecDeque::new();
         for tt in &self.analysis.tables {
             if tt.has_role(Role::Subject) {
                 reach[tt.index] = Reach::Subject;
                 queue.push_back(tt.index);
+                order.push(tt.index);
             }
         }
         // children, any depth, breadth first (cycles stop at visited tables)
@@ -81,6 +91,7 @@ impl<'a> Graph<'a> {
                 if reach[c] == Reach::None {
                     reach[c] = Reach::Child;
                     queue.push_back(c);
+                    order.push(c);
                 }
             }
         }
@@ -92,10 +103,11 @@ impl<'a> Graph<'a> {
                 if reach[p] == Reach::None && self.analysis.tables[p].is_tagged() {
                     reach[p] = Reach::Parent;
                     queue.push_back(p);
+                    order.push(p);
                 }
             }
         }
-        reach
+        (reach, order)
     }
 }
 
@@ -141,6 +153,14 @@ mod tests {
         let r = reach_of(&cat);
         assert_eq!(r[3], Reach::None);
         assert_eq!(r[4], Reach::None);
+    }
+
+    #[test]
+    fn discovery_order_puts_subjects_then_children_then_parents() {
+        let cat = portal();
+        let a = analyze(&cat);
+        let (_, order) = Graph::new(&cat, &a).discover();
+        assert_eq!(order, vec![0, 1, 2]);
     }
 
     #[test]

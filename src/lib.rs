@@ -10,11 +10,15 @@ pub mod catalog;
 pub mod error;
 pub mod graph;
 pub mod mask;
+pub mod plan;
 pub mod sql;
 pub mod suggest;
 pub mod tags;
+pub mod unique;
 
 pub mod api;
+pub mod context;
+pub mod jobs;
 pub mod guc;
 pub mod key;
 

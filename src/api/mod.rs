@@ -1,5 +1,6 @@
 //! The SQL-facing layer: thin `#[pg_extern]`s over the pure modules.
 pub mod catalog;
+pub mod forget;
 pub mod mask;
 
 use pgrx::pg_sys::panic::ErrorReport;

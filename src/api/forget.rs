@@ -1,0 +1,331 @@
+//! `forget.anonymize_users`, `forget.delete_users`, `forget.locate_users`:
+//! validate, read the catalog once, plan, gather, then one statement that
+//! changes every table; record the job, its report and the audit log.
+
+use std::collections::{HashMap, HashSet};
+
+use pgrx::prelude::*;
+
+use super::{raise, OrRaise};
+use crate::catalog::{self, Analysis, Catalog};
+use crate::context::{self, CallContext, SlotState};
+use crate::error::ForgetError;
+use crate::jobs::{self, ReportRow};
+use crate::mask::hmac::{Pseudonymizer, REPLACEMENT};
+use crate::mask::text::Scrubber;
+use crate::plan::{like_pattern, Mode, Plan};
+use crate::sql::{ident, qualified};
+use crate::tags::{Role, Strategy};
+
+/// Checks the names argument: not NULL, no NULL element, no empty string.
+/// Returns the distinct names in their first order.
+pub fn validate_names(usernames: Option<Vec<Option<String>>>, arg: &str) -> Vec<String> {
+    let Some(names) = usernames else {
+        raise(ForgetError::NullArgument(format!("{arg} must not be NULL")))
+    };
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(names.len());
+    for (i, n) in names.into_iter().enumerate() {
+        let Some(n) = n else {
+            raise(ForgetError::NullArgument(format!("{arg} must not contain NULL (element {})", i + 1)))
+        };
+        if n.is_empty() {
+            raise(ForgetError::InvalidArgument(format!("{arg} must not contain an empty string (element {})", i + 1)));
+        }
+        if seen.insert(n.clone()) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// The catalog and its tags; fails with 42601 when any tag is malformed.
+pub fn checked_catalog() -> (Catalog, Analysis) {
+    let cat = super::catalog::load_catalog();
+    let a = catalog::analyze(&cat);
+    if let Some(p) = a.problems.first() {
+        raise(ForgetError::BadTag {
+            target: p.target(),
+            problem: format!("{} (word `{}`)", p.problem, p.word),
+            count: a.problems.len(),
+        });
+    }
+    (cat, a)
+}
+
+fn key() -> Vec<u8> {
+    crate::key::with_key(|k| k.to_vec())
+}
+
+/// What the gather statement found.
+#[derive(Default)]
+struct Gathered {
+    identifiers: Vec<String>,
+    olds: HashMap<usize, Vec<String>>,
+    not_found: Vec<String>,
+    counts: HashMap<usize, i64>,
+}
+
+fn gather(plan: &Plan, names: &[String]) -> Gathered {
+    let sql = plan.gather_sql();
+    Spi::connect(|client| {
+        let mut g = Gathered::default();
+        let tab = client.select(&sql, None, &[names.to_vec().into()])?;
+        for row in tab {
+            let kind: String = row.get(1)?.unwrap_or_default();
+            let n: Option<i32> = row.get(2)?;
+            let v: Option<String> = row.get(3)?;
+            let Some(v) = v else { continue };
+            match kind.as_str() {
+                "id" => g.identifiers.push(v),
+                "old" => g.olds.entry(n.unwrap_or(-1) as usize).or_default().push(v),
+                "nf" => g.not_found.push(v),
+                "cnt" => {
+                    g.counts.insert(n.unwrap_or(-1) as usize, v.parse().unwrap_or(0));
+                }
+                _ => {}
+            }
+        }
+        Ok::<_, pgrx::spi::SpiError>(g)
+    })
+    .or_raise()
+}
+
+/// Distinct replacements for the unique masked columns (see `unique.rs`).
+fn unique_maps(plan: &Plan, g: &Gathered, hmac: &Pseudonymizer) -> HashMap<usize, HashMap<String, String>> {
+    let mut maps = HashMap::new();
+    for (&slot_id, olds) in &g.olds {
+        let slot = &plan.slots[slot_id];
+        let (schema, table) = plan.schema_table(slot.table);
+        let q = format!(
+            "SELECT DISTINCT t.{col}::text FROM {tab} t WHERE t.{col} = ANY($1::{ty}[])",
+            col = ident(&slot.column),
+            tab = qualified(schema, table),
+            ty = slot.type_ident
+        );
+        let strategy = slot.strategy.clone();
+        let make = |old: &str, digits: usize| match &strategy {
+            Strategy::Email => hmac.mask_email(old, digits),
+            Strategy::Redact(Some(t)) => format!("{t}-{}", hmac.hash_prefix(old, digits)),
+            _ => format!("{REPLACEMENT}-{}", hmac.hash_prefix(old, digits)),
+        };
+        let taken = |cands: &[String]| -> Result<HashSet<String>, pgrx::spi::SpiError> {
+            Spi::connect(|client| {
+                let tab = client.select(&q, None, &[cands.to_vec().into()])?;
+                let mut out = HashSet::new();
+                for row in tab {
+                    if let Some(v) = row.get::<String>(1)? {
+                        out.insert(v);
+                    }
+                }
+                Ok(out)
+            })
+        };
+        let m = crate::unique::assign(olds, make, taken).or_raise();
+        maps.insert(slot_id, m);
+    }
+    maps
+}
+
+/// Per plan table: (rows of the people, other people's rows, deleted?)
+type TableResult = HashMap<usize, (i64, i64, bool)>;
+
+fn run_main(plan: &Plan, mode: Mode, dry_run: bool, names: &[String], patterns: &[String]) -> TableResult {
+    let sql = plan.main_sql(mode, dry_run);
+    let args = || [names.to_vec().into(), patterns.to_vec().into()];
+    let collect = |tab: pgrx::spi::SpiTupleTable<'_>| -> Result<TableResult, pgrx::spi::SpiError> {
+        let mut out = HashMap::new();
+        for row in tab {
+            let pi: i32 = row.get(1)?.unwrap_or(-1);
+            let p: i64 = row.get(2)?.unwrap_or(0);
+            let o: i64 = row.get(3)?.unwrap_or(0);
+            let d: bool = row.get(4)?.unwrap_or(false);
+            let e = out.entry(pi as usize).or_insert((0, 0, d));
+            e.0 += p;
+            e.1 += o;
+            e.2 |= d;
+        }
+        Ok(out)
+    };
+    if dry_run {
+        Spi::connect(|c| collect(c.select(&sql, None, &args())?)).or_raise()
+    } else {
+        Spi::connect_mut(|c| collect(c.update(&sql, None, &args())?)).or_raise()
+    }
+}
+
+const VACUUM_NOTE: &str =
+    "erased values remain in old row versions until VACUUM and in pg_statistic samples until ANALYZE of this table";
+
+/// Anonymize (or delete) everything of these people, in the caller's transaction.
+pub fn erase(usernames: Option<Vec<Option<String>>>, dry_run: Option<bool>, mode: Mode) -> i64 {
+    let names = validate_names(usernames, "usernames");
+    let Some(dry_run) = dry_run else { raise(ForgetError::NullArgument("dry_run must not be NULL".into())) };
+    let (cat, a) = checked_catalog();
+    let key = key();
+    let hmac = Pseudonymizer::new(&key);
+    let plan = Plan::new(&cat, &a);
+    let role = jobs::caller_role();
+    let kind = if mode == Mode::Delete { "delete" } else { "anonymize" };
+    let job = jobs::start_job(kind, dry_run, &role);
+    let pseudonyms: Vec<String> = names.iter().map(|n| hmac.pseudonym(n)).collect();
+    jobs::audit("started", Some(job), &role, &pseudonyms);
+
+    let g = gather(&plan, &names);
+    let maps = unique_maps(&plan, &g, &hmac);
+    let mut identifiers: Vec<String> = names.clone();
+    identifiers.extend(g.identifiers.iter().cloned());
+    let mut seen = HashSet::new();
+    identifiers.retain(|i| !i.is_empty() && seen.insert(i.clone()));
+    let scrubber = Scrubber::try_new(&identifiers)
+        .unwrap_or_else(|e| raise(ForgetError::InvalidArgument(format!("too many identifiers to scrub: {e}"))));
+    let patterns: Vec<String> = identifiers.iter().map(|i| like_pattern(i)).collect();
+    let ctx = CallContext {
+        hmac: Pseudonymizer::new(&key),
+        prefixes: crate::guc::ip_prefixes(),
+        scrubber,
+        identifiers,
+        slots: plan
+            .slots
+            .iter()
+            .map(|s| SlotState { strategy: s.strategy.clone(), unique_map: maps.get(&s.id).cloned(), changed: 0 })
+            .collect(),
+    };
+    let (results, ctx) = context::with_context(ctx, || run_main(&plan, mode, dry_run, &names, &patterns));
+
+    // the report: per masked column, per deleting table, and the names not found
+    let mut rows = Vec::new();
+    let mut key_changed = false;
+    for (pi, t) in plan.tables.iter().enumerate() {
+        let (schema, table) = plan.schema_table(pi);
+        let res = results.get(&pi).copied();
+        let deleted = res.is_some_and(|r| r.2) && t.has_cte();
+        if deleted {
+            let n = res.map(|r| r.0).unwrap_or(0);
+            rows.push(ReportRow {
+                schema_name: Some(schema.into()),
+                table_name: Some(table.into()),
+                column_name: None,
+                action: if dry_run { "would_delete" } else { "deleted" },
+                row_count: n,
+                subject_pseudonym: None,
+                note: (!dry_run && n > 0).then(|| VACUUM_NOTE.into()),
+            });
+        }
+        for &s in &t.slots {
+            let slot = &plan.slots[s];
+            if deleted && !slot.touches_others() {
+                continue;
+            }
+            let n = ctx.slots[s].changed as i64;
+            if slot.roles.contains(&Role::Key) && n > 0 {
+                key_changed = true;
+            }
+            rows.push(ReportRow {
+                schema_name: Some(schema.into()),
+                table_name: Some(table.into()),
+                column_name: Some(slot.column.clone()),
+                action: if dry_run { "would_mask" } else { "masked" },
+                row_count: n,
+                subject_pseudonym: None,
+                note: (!dry_run && n > 0).then(|| VACUUM_NOTE.into()),
+            });
+        }
+    }
+    for nf in &g.not_found {
+        rows.push(ReportRow {
+            schema_name: None,
+            table_name: None,
+            column_name: None,
+            action: "not_found",
+            row_count: 0,
+            subject_pseudonym: Some(hmac.pseudonym(nf)),
+            note: None,
+        });
+    }
+    jobs::write_report(job, &rows);
+    let matched: i64 = plan.tables.iter().enumerate().map(|(pi, _)| g.counts.get(&pi).copied().unwrap_or(0)).sum();
+    let done: i64 = results.values().map(|r| r.0 + r.1).sum();
+    let others: i64 = results.values().map(|r| r.1).sum();
+    jobs::finish_job(job, matched + others, if dry_run { 0 } else { done });
+    let found: Vec<String> = names
+        .iter()
+        .filter(|n| !g.not_found.contains(n))
+        .map(|n| hmac.pseudonym(n))
+        .collect();
+    if !dry_run {
+        if key_changed {
+            jobs::audit("key_changed", Some(job), &role, &found);
+        }
+        if mode == Mode::Delete {
+            jobs::audit("deleted", Some(job), &role, &found);
+        }
+    }
+    jobs::audit("completed", Some(job), &role, &pseudonyms);
+    job
+}
+
+/// Anonymizes everything that belongs to these people, in every tagged table, in
+/// the caller's transaction, and returns the job id.
+#[pg_extern(volatile, parallel_unsafe)]
+fn anonymize_users(usernames: Option<Vec<Option<String>>>, dry_run: default!(Option<bool>, false)) -> i64 {
+    erase(usernames, dry_run, Mode::Anonymize)
+}
+
+/// Deletes everything that belongs to these people (same reach as anonymize_users).
+#[pg_extern(volatile, parallel_unsafe)]
+fn delete_users(usernames: Option<Vec<Option<String>>>, dry_run: default!(Option<bool>, false)) -> i64 {
+    erase(usernames, dry_run, Mode::Delete)
+}
+
+/// Where each person's data lives: one row per (user, table, column) with the
+/// number of the person's rows. Changes nothing.
+#[pg_extern(stable, parallel_unsafe)]
+fn locate_users(
+    usernames: Option<Vec<Option<String>>>,
+) -> TableIterator<
+    'static,
+    (
+        name!(username, String),
+        name!(schema_name, String),
+        name!(table_name, String),
+        name!(column_name, Option<String>),
+        name!(row_count, i64),
+    ),
+> {
+    let names = validate_names(usernames, "usernames");
+    let (cat, a) = checked_catalog();
+    let plan = Plan::new(&cat, &a);
+    let sql = plan.locate_sql();
+    let counts: Vec<(String, usize, i64)> = Spi::connect(|client| {
+        let tab = client.select(&sql, None, &[names.clone().into()])?;
+        let mut out = Vec::new();
+        for row in tab {
+            let who: Option<String> = row.get(1)?;
+            let pi: i32 = row.get(2)?.unwrap_or(-1);
+            let n: i64 = row.get(3)?.unwrap_or(0);
+            if let Some(who) = who {
+                out.push((who, pi as usize, n));
+            }
+        }
+        Ok::<_, pgrx::spi::SpiError>(out)
+    })
+    .or_raise();
+    let order: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let mut rows = Vec::new();
+    for (who, pi, n) in counts {
+        if n == 0 {
+            continue;
+        }
+        let (schema, table) = plan.schema_table(pi);
+        let cols = plan.tagged_columns(pi);
+        if cols.is_empty() {
+            rows.push((order.get(who.as_str()).copied(), pi, who.clone(), schema.to_owned(), table.to_owned(), None, n));
+        }
+        for c in cols {
+            rows.push((order.get(who.as_str()).copied(), pi, who.clone(), schema.to_owned(), table.to_owned(), Some(c.name.clone()), n));
+        }
+    }
+    rows.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    TableIterator::new(rows.into_iter().map(|r| (r.2, r.3, r.4, r.5, r.6)))
+}

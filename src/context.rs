@@ -1,0 +1,169 @@
+//! The masking context of one call: the key, the people's identifiers (a
+//! scrubber built once), distinct replacements for unique columns, and a
+//! counter of changed values per masked column ("slot"). It lives in a
+//! backend-local cell for the duration of the one statement that masks every
+//! table; the internal SQL helpers `forget._mask_text` & co. read it, so the
+//! statement passes only a slot number per column, never personal data.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use pgrx::prelude::*;
+use pgrx::Inet;
+
+use crate::api::raise;
+use crate::error::ForgetError;
+use crate::mask::hmac::{Pseudonymizer, REPLACEMENT};
+use crate::mask::{ip, json, text::Scrubber};
+use crate::tags::Strategy;
+
+pub struct SlotState {
+    pub strategy: Strategy,
+    /// old value -> replacement, for unique columns
+    pub unique_map: Option<HashMap<String, String>>,
+    pub changed: u64,
+}
+
+pub struct CallContext {
+    pub hmac: Pseudonymizer,
+    pub prefixes: (u8, u8),
+    pub scrubber: Scrubber,
+    pub identifiers: Vec<String>,
+    pub slots: Vec<SlotState>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<CallContext>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `ctx` installed, and returns the context (with its counters) afterwards.
+/// On error the context is dropped by the next call (`install` replaces it).
+pub fn with_context<R>(ctx: CallContext, f: impl FnOnce() -> R) -> (R, CallContext) {
+    CURRENT.with(|c| *c.borrow_mut() = Some(ctx));
+    let r = f();
+    let ctx = CURRENT.with(|c| c.borrow_mut().take()).expect("context still installed");
+    (r, ctx)
+}
+
+fn with_slot<R>(slot: i32, f: impl FnOnce(&mut SlotState, &CallContext) -> R) -> R {
+    CURRENT.with(|c| {
+        let mut guard = c.borrow_mut();
+        let Some(ctx) = guard.as_mut() else {
+            raise(ForgetError::WrongState("pg_forget's internal masking functions run only inside its own calls".into()))
+        };
+        let idx = usize::try_from(slot).ok().filter(|&i| i < ctx.slots.len());
+        let Some(idx) = idx else { raise(ForgetError::Internal(format!("unknown slot {slot}"))) };
+        // split borrow: take the slot out, call, put it back
+        let mut s = std::mem::replace(
+            &mut ctx.slots[idx],
+            SlotState { strategy: Strategy::Null, unique_map: None, changed: 0 },
+        );
+        let r = f(&mut s, ctx);
+        ctx.slots[idx] = s;
+        r
+    })
+}
+
+impl CallContext {
+    fn mask_text(&self, s: &SlotState, v: &str, person: bool) -> String {
+        let mapped = |fallback: String| match &s.unique_map {
+            Some(m) => m.get(v).cloned().unwrap_or(fallback),
+            None => fallback,
+        };
+        match &s.strategy {
+            Strategy::Subject => mapped(REPLACEMENT.to_string()),
+            Strategy::Redact(t) => mapped(t.clone().unwrap_or_else(|| REPLACEMENT.to_string())),
+            Strategy::Email => mapped(self.hmac.mask_email(v, 8)),
+            Strategy::Hash => self.hmac.pseudonym(v),
+            Strategy::Scrub => self.scrubber.scrub(v, REPLACEMENT).unwrap_or_else(|| v.to_owned()),
+            Strategy::Ip { v4, v6 } => {
+                ip::mask_ip_text(v, v4.unwrap_or(self.prefixes.0), v6.unwrap_or(self.prefixes.1))
+                    .unwrap_or_else(|| REPLACEMENT.to_string())
+            }
+            Strategy::Json(_) => self.mask_json(s, v, person),
+            Strategy::Null | Strategy::Month | Strategy::Year => v.to_owned(),
+        }
+    }
+
+    fn mask_json(&self, s: &SlotState, v: &str, person: bool) -> String {
+        let Strategy::Json(keys) = &s.strategy else { return v.to_owned() };
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let r = if person {
+            json::redact_members(v, &keys, REPLACEMENT)
+        } else {
+            let ids: Vec<&str> = self.identifiers.iter().map(String::as_str).collect();
+            json::redact_member_values(v, &keys, &ids, REPLACEMENT)
+        };
+        match r {
+            Ok(Some(new)) => new,
+            Ok(None) => v.to_owned(),
+            Err(e) => raise(ForgetError::InvalidArgument(format!("a JSON value could not be read: {e}"))),
+        }
+    }
+}
+
+/// Internal: the masked value of a text column (slot of the current call).
+#[pg_extern(volatile, parallel_unsafe)]
+fn _mask_text(val: Option<&str>, slot: i32, person: bool) -> Option<String> {
+    let v = val?;
+    Some(with_slot(slot, |s, ctx| {
+        let new = ctx.mask_text(s, v, person);
+        if new != v {
+            s.changed += 1;
+        }
+        new
+    }))
+}
+
+/// Internal: the masked value of a JSON column, as text.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _mask_json(val: Option<&str>, slot: i32, person: bool) -> Option<String> {
+    let v = val?;
+    Some(with_slot(slot, |s, ctx| {
+        let new = ctx.mask_json(s, v, person);
+        if new != v {
+            s.changed += 1;
+        }
+        new
+    }))
+}
+
+/// Internal: the masked value of an inet/cidr column.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _mask_inet(val: Option<Inet>, slot: i32) -> Option<Inet> {
+    let v = val?;
+    Some(with_slot(slot, |s, ctx| {
+        let (v4, v6) = match &s.strategy {
+            Strategy::Ip { v4, v6 } => (v4.unwrap_or(ctx.prefixes.0), v6.unwrap_or(ctx.prefixes.1)),
+            _ => ctx.prefixes,
+        };
+        let net: ipnet::IpNet = v
+            .0
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| v.0.parse::<std::net::IpAddr>().map(Into::into))
+            .unwrap_or_else(|_| raise(ForgetError::Internal("unreadable inet value".into())));
+        let masked = ip::mask_net(net, v4, v6);
+        if masked != net {
+            s.changed += 1;
+        }
+        Inet(masked.to_string())
+    }))
+}
+
+/// Internal: would this other person's scrub or JSON value change?
+#[pg_extern(volatile, parallel_unsafe)]
+fn _would_change(val: Option<&str>, slot: i32) -> bool {
+    let Some(v) = val else { return false };
+    with_slot(slot, |s, ctx| ctx.mask_text(s, v, false) != v)
+}
+
+/// Internal: counts a change of a column masked by an SQL expression; always true.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _tick(slot: i32, changed: bool) -> bool {
+    with_slot(slot, |s, _| {
+        if changed {
+            s.changed += 1;
+        }
+    });
+    true
+}

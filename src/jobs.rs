@@ -1,0 +1,112 @@
+//! Writes to the extension's own tables (jobs, report rows, audit log). They
+//! are read-only for `forget_admin`: these writes run as the extension's owner
+//! (like a SECURITY DEFINER function), only from pg_forget's own code paths.
+
+use pgrx::prelude::*;
+
+use crate::api::OrRaise;
+
+/// Runs `f` as the extension owner. The previous user is restored afterwards;
+/// on error, PostgreSQL's (sub)transaction abort restores it.
+pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
+    let owner: pg_sys::Oid = Spi::get_one::<pg_sys::Oid>("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pg_forget'")
+        .or_raise()
+        .unwrap_or_else(|| crate::api::raise(crate::error::ForgetError::WrongState("extension pg_forget is not installed".into())));
+    let (mut uid, mut ctx) = (pg_sys::InvalidOid, 0i32);
+    // SAFETY: plain reads and writes of the backend's current user id and security context.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut uid, &mut ctx);
+        pg_sys::SetUserIdAndSecContext(owner, ctx | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+    }
+    let r = f();
+    unsafe { pg_sys::SetUserIdAndSecContext(uid, ctx) };
+    r
+}
+
+/// The role that called (before any switch to the owner).
+pub fn caller_role() -> String {
+    Spi::get_one::<String>("SELECT CURRENT_USER::text").or_raise().unwrap_or_default()
+}
+
+/// A new job row in status `running`; returns its id.
+pub fn start_job(kind: &str, dry_run: bool, role: &str) -> i64 {
+    as_owner(|| {
+        Spi::get_one_with_args::<i64>(
+            "INSERT INTO forget.job (kind, status, dry_run, started_at, role_name, runner_pid)
+             VALUES ($1, 'running', $2, pg_catalog.clock_timestamp(), $3, pg_catalog.pg_backend_pid()) RETURNING id",
+            &[kind.into(), dry_run.into(), role.into()],
+        )
+        .or_raise()
+        .expect("INSERT RETURNING gives a row")
+    })
+}
+
+pub fn finish_job(id: i64, matched: i64, done: i64) {
+    as_owner(|| {
+        Spi::run_with_args(
+            "UPDATE forget.job SET status = 'done', finished_at = pg_catalog.clock_timestamp(),
+                    rows_matched = $2, rows_done = $3, runner_pid = NULL WHERE id = $1",
+            &[id.into(), matched.into(), done.into()],
+        )
+        .or_raise()
+    })
+}
+
+/// One audit row per pseudonym.
+pub fn audit(action: &str, job_id: Option<i64>, role: &str, pseudonyms: &[String]) {
+    if pseudonyms.is_empty() {
+        return;
+    }
+    as_owner(|| {
+        Spi::run_with_args(
+            "INSERT INTO forget.audit_log (action, job_id, role_name, subject_pseudonym)
+             SELECT $1, $2, $3, p FROM unnest($4::text[]) AS p",
+            &[action.into(), job_id.into(), role.into(), pseudonyms.to_vec().into()],
+        )
+        .or_raise()
+    })
+}
+
+/// One row of a job report.
+pub struct ReportRow {
+    pub schema_name: Option<String>,
+    pub table_name: Option<String>,
+    pub column_name: Option<String>,
+    pub action: &'static str,
+    pub row_count: i64,
+    pub subject_pseudonym: Option<String>,
+    pub note: Option<String>,
+}
+
+pub fn write_report(job_id: i64, rows: &[ReportRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    let col = |f: &dyn Fn(&ReportRow) -> Option<String>| rows.iter().map(f).collect::<Vec<Option<String>>>();
+    let schemas = col(&|r| r.schema_name.clone());
+    let tables = col(&|r| r.table_name.clone());
+    let columns = col(&|r| r.column_name.clone());
+    let actions: Vec<String> = rows.iter().map(|r| r.action.to_string()).collect();
+    let counts: Vec<i64> = rows.iter().map(|r| r.row_count).collect();
+    let pseudonyms = col(&|r| r.subject_pseudonym.clone());
+    let notes = col(&|r| r.note.clone());
+    as_owner(|| {
+        Spi::run_with_args(
+            "INSERT INTO forget.job_report_row (job_id, ord, schema_name, table_name, column_name, action, row_count, subject_pseudonym, note)
+             SELECT $1, r.ord, r.s, r.t, r.c, r.a, r.n, r.p, r.note
+               FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::text[], $8::text[])
+                    WITH ORDINALITY AS r(s, t, c, a, n, p, note, ord)",
+            &[
+                job_id.into(),
+                schemas.into(),
+                tables.into(),
+                columns.into(),
+                actions.into(),
+                counts.into(),
+                pseudonyms.into(),
+                notes.into(),
+            ],
+        )
+        .or_raise()
+    })
+}
