@@ -89,7 +89,7 @@ CREATE TABLE forget.job_subject (
 CREATE INDEX job_subject_job_idx ON forget.job_subject (job_id);
 
 REVOKE ALL ON forget.job, forget.job_report_row, forget.audit_log, forget.job_subject FROM PUBLIC;
-GRANT SELECT ON forget.job, forget.job_report_row, forget.audit_log TO forget_admin;
+GRANT SELECT ON forget.job, forget.job_report_row, forget.audit_log, forget.job_subject TO forget_admin;
 SELECT pg_catalog.pg_extension_config_dump('forget.job', '');
 SELECT pg_catalog.pg_extension_config_dump('forget.job_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('forget.job_report_row', '');

@@ -15,6 +15,16 @@ SELECT c.relname
 -- who may read the key
 SELECT r AS role, has_table_privilege(r, 'forget.hmac_key', 'SELECT') AS can_read_key
   FROM unnest(ARRAY['forget_admin', 'public']) AS r;
+-- jobs and the audit log: readable by forget_admin, written only by pg_forget's code
+SELECT t AS relation, has_table_privilege('forget_admin', t, 'SELECT') AS admin_reads,
+       has_table_privilege('forget_admin', t, 'INSERT') OR has_table_privilege('forget_admin', t, 'UPDATE')
+       OR has_table_privilege('forget_admin', t, 'DELETE') AS admin_writes,
+       has_table_privilege('public', t, 'SELECT') AS public_reads
+  FROM unnest(ARRAY['forget.jobs', 'forget.job', 'forget.job_report_row', 'forget.audit_log', 'forget.job_subject']) AS t;
+-- who may call what
+SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_executes,
+       has_function_privilege('forget_admin', p.oid, 'EXECUTE') AS admin_executes
+  FROM pg_proc p WHERE p.pronamespace = 'forget'::regnamespace ORDER BY 1, 2;
 -- settings and their defaults (the library defines them when it is loaded: by
 -- any forget.* call, LOAD, or shared_preload_libraries)
 LOAD 'pg_forget';

@@ -46,7 +46,7 @@ pub fn checked_catalog() -> (Catalog, Analysis) {
     if let Some(p) = a.problems.first() {
         raise(ForgetError::BadTag {
             target: p.target(),
-            problem: format!("{} (word `{}`)", p.problem, p.word),
+            problem: p.problem.clone(),
             count: a.problems.len(),
         });
     }
