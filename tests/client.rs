@@ -140,3 +140,207 @@ fn a_plain_role_cannot_read_the_key() {
     drop(app);
     c.batch_execute("REVOKE forget_admin FROM pgf_app").unwrap();
 }
+
+/// A realistic little schema with enough rows that "other people's data
+/// untouched" means something.
+fn erasure_fixture(c: &mut Client) {
+    c.batch_execute(
+        r#"
+        CREATE TABLE accounts (id serial PRIMARY KEY, username text UNIQUE NOT NULL, email text UNIQUE, full_name text);
+        COMMENT ON TABLE accounts IS '@pii subjects';
+        COMMENT ON COLUMN accounts.username IS '@pii subject';
+        COMMENT ON COLUMN accounts.email IS '@pii email';
+        COMMENT ON COLUMN accounts.full_name IS '@pii';
+        CREATE TABLE sessions (id bigserial, account_id int REFERENCES accounts, ip inet, started_at timestamptz NOT NULL, PRIMARY KEY (id, started_at))
+            PARTITION BY RANGE (started_at);
+        CREATE TABLE sessions_a PARTITION OF sessions FOR VALUES FROM ('2026-01-01') TO ('2026-07-01');
+        CREATE TABLE sessions_b PARTITION OF sessions FOR VALUES FROM ('2026-07-01') TO ('2027-01-01');
+        COMMENT ON COLUMN sessions.ip IS '@pii ip';
+        COMMENT ON COLUMN sessions.started_at IS '@pii time';
+        CREATE TABLE events (id bigserial PRIMARY KEY, actor text, message text, payload jsonb);
+        COMMENT ON COLUMN events.actor IS '@pii subject';
+        COMMENT ON COLUMN events.message IS '@pii scrub';
+        COMMENT ON COLUMN events.payload IS '@pii json:email,user';
+        INSERT INTO accounts (username, email, full_name)
+            SELECT 'user' || g, 'user' || g || '@example.com', 'Person Number' || g FROM generate_series(1, 200) g;
+        INSERT INTO sessions (account_id, ip, started_at)
+            SELECT 1 + g % 200, ('10.' || (g % 250) || '.' || (g % 7) || '.' || (1 + g % 250))::inet,
+                   timestamptz '2026-01-01' + (g % 360) * interval '1 day'
+              FROM generate_series(1, 4000) g;
+        INSERT INTO events (actor, message, payload)
+            SELECT 'user' || (1 + g % 200), 'user' || (1 + g % 200) || ' pinged user' || (1 + (g + 1) % 200),
+                   jsonb_build_object('user', 'user' || (1 + (g + 1) % 200), 'email', 'user' || (1 + g % 200) || '@example.com')
+              FROM generate_series(1, 2000) g;
+        "#,
+    )
+    .unwrap();
+}
+
+fn pg_dump_data(db: &str) -> String {
+    let port = dsn("postgres").split_whitespace().find_map(|kv| kv.strip_prefix("port=").map(str::to_owned)).unwrap();
+    let out = std::process::Command::new("/usr/lib/postgresql/15/bin/pg_dump")
+        .args(["--data-only", "--no-owner", "-h", "127.0.0.1", "-p", &port, "-U", "postgres", db])
+        .output()
+        .expect("run pg_dump");
+    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Whole-word occurrence (so user1 is not found inside user10).
+fn mentions(hay: &str, needle: &str) -> bool {
+    hay.match_indices(needle).any(|(i, _)| {
+        let after = hay[i + needle.len()..].chars().next();
+        let before = hay[..i].chars().next_back();
+        !after.is_some_and(|c| c.is_ascii_alphanumeric()) && !before.is_some_and(|c| c.is_ascii_alphanumeric())
+    })
+}
+
+#[test]
+fn after_anonymizing_a_dump_holds_none_of_the_erased_values() {
+    let mut db = TestDb::new("pgf_client_dump");
+    erasure_fixture(&mut db.client);
+    let c = &mut db.client;
+    let victims = ["user7", "user42", "user199"];
+    let mut erased: Vec<String> = Vec::new();
+    for v in victims {
+        erased.push(v.to_string());
+        erased.push(format!("{v}@example.com"));
+        erased.push(c.query_one("SELECT full_name FROM accounts WHERE username = $1", &[&v]).unwrap().get(0));
+    }
+    let ips: Vec<String> = c
+        .query("SELECT DISTINCT host(s.ip) FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE a.username = ANY($1)", &[&victims.to_vec()])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(!ips.is_empty());
+    let before = pg_dump_data(&db.name);
+    for e in &erased {
+        assert!(mentions(&before, e), "fixture should contain {e}");
+    }
+    let counts = |c: &mut Client| -> Vec<i64> {
+        ["accounts", "sessions", "events"]
+            .iter()
+            .map(|t| c.query_one(&format!("SELECT count(*) FROM {t}"), &[]).unwrap().get(0))
+            .collect()
+    };
+    let n_before = counts(c);
+    let other_before: Vec<(String, String)> = c
+        .query("SELECT username, email FROM accounts WHERE NOT username = ANY($1) ORDER BY id", &[&victims.to_vec()])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+
+    let names: Vec<&str> = victims.to_vec();
+    let job: i64 = c.query_one("SELECT forget.anonymize_users($1)", &[&names]).unwrap().get(0);
+    let status: String = c.query_one("SELECT status FROM forget.job_status($1)", &[&job]).unwrap().get(0);
+    assert_eq!(status, "done");
+    let masked: i64 = c
+        .query_one("SELECT sum(row_count)::int8 FROM forget.job_report($1) WHERE action = 'masked'", &[&job])
+        .unwrap()
+        .get(0);
+    assert!(masked > 0);
+
+    let after = pg_dump_data(&db.name);
+    for e in &erased {
+        assert!(!mentions(&after, e), "{e} is still in the dump");
+    }
+    for ip in &ips {
+        // the exact host address must be gone from the sessions of the victims; other people may share a /24
+        let still: i64 = c
+            .query_one(
+                "SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE host(s.ip) = $1 AND masklen(s.ip) = 32 AND a.username LIKE 'anonymous%'",
+                &[ip],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(still, 0, "{ip}");
+    }
+    assert_eq!(counts(c), n_before, "no row is lost or added");
+    let other_after: Vec<(String, String)> = c
+        .query("SELECT username, email FROM accounts WHERE username NOT LIKE 'anonymous%' ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(other_after, other_before, "other people's accounts are untouched");
+    // the audit log holds pseudonyms only
+    let audit = c.query("SELECT subject_pseudonym FROM forget.audit_log", &[]).unwrap();
+    for row in audit {
+        let p: Option<String> = row.get(0);
+        let p = p.unwrap_or_default();
+        assert!(p.len() == 64 && p.chars().all(|c| c.is_ascii_hexdigit()), "{p}");
+    }
+}
+
+#[test]
+fn dry_run_and_rollback_change_nothing_over_a_client_connection() {
+    let mut db = TestDb::new("pgf_client_dry");
+    erasure_fixture(&mut db.client);
+    let c = &mut db.client;
+    let before = pg_dump_data(&db.name);
+    let names = vec!["user3"];
+    let job: i64 = c.query_one("SELECT forget.anonymize_users($1, true)", &[&names]).unwrap().get(0);
+    let would: i64 = c
+        .query_one("SELECT coalesce(sum(row_count), 0)::int8 FROM forget.job_report($1) WHERE action = 'would_mask'", &[&job])
+        .unwrap()
+        .get(0);
+    assert!(would > 0);
+    let mut tx = c.transaction().unwrap();
+    tx.query_one("SELECT forget.delete_users($1)", &[&names]).unwrap();
+    let left: i64 = tx.query_one("SELECT count(*) FROM accounts WHERE username = 'user3'", &[]).unwrap().get(0);
+    assert_eq!(left, 0);
+    tx.rollback().unwrap();
+    let after = pg_dump_data(&db.name);
+    // identical data apart from the extension's own job and audit rows
+    let strip = |s: &str| s.lines().filter(|l| !l.contains("forget.")).map(str::to_owned).collect::<Vec<_>>();
+    let user_data = |s: &str| -> Vec<String> {
+        let mut keep = false;
+        let mut out = Vec::new();
+        for l in strip(s) {
+            if l.starts_with("COPY public.") {
+                keep = true;
+            } else if l == "\\." {
+                keep = false;
+            }
+            if keep {
+                out.push(l);
+            }
+        }
+        out
+    };
+    assert_eq!(user_data(&before), user_data(&after));
+    let n: i64 = c.query_one("SELECT count(*) FROM accounts WHERE username = 'user3'", &[]).unwrap().get(0);
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn locate_and_errors_from_the_client() {
+    let mut db = TestDb::new("pgf_client_locate");
+    erasure_fixture(&mut db.client);
+    let c = &mut db.client;
+    let names = vec!["user5", "ghost"];
+    let rows = c
+        .query("SELECT username, table_name, column_name, row_count FROM forget.locate_users($1) ORDER BY 1, 2, 3", &[&names])
+        .unwrap();
+    let got: Vec<(String, String, Option<String>, i64)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
+    assert!(got.iter().all(|r| r.0 == "user5"), "{got:?}");
+    let sessions: i64 = c
+        .query_one("SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE a.username = 'user5'", &[])
+        .unwrap()
+        .get(0);
+    assert!(got.iter().any(|r| r.1 == "sessions" && r.2.as_deref() == Some("ip") && r.3 == sessions), "{got:?}");
+    let bad: Vec<Option<&str>> = vec![Some("a"), None];
+    let e = c.query_one("SELECT forget.anonymize_users($1)", &[&bad]).unwrap_err();
+    assert_eq!(e.as_db_error().unwrap().code().code(), "22004");
+    let empty = vec![""];
+    let e = c.query_one("SELECT forget.delete_users($1)", &[&empty]).unwrap_err();
+    assert_eq!(e.as_db_error().unwrap().code().code(), "22023");
+    c.batch_execute("COMMENT ON COLUMN events.message IS '@pii scrub nonsense'").unwrap();
+    let e = c.query_one("SELECT forget.anonymize_users($1)", &[&vec!["user5"]]).unwrap_err();
+    let e = e.as_db_error().unwrap();
+    assert_eq!(e.code().code(), "42601");
+    assert!(e.message().contains("events.message") && e.message().contains("nonsense"), "{}", e.message());
+    assert!(!e.message().contains("user5"));
+}

@@ -106,3 +106,23 @@ SELECT id, length(username) AS len,
   FROM uq WHERE id < 3 ORDER BY id;
 SELECT username = 'anonymous-' || left(forget.pseudonym('erin'), 8) AS existing_row_untouched FROM uq WHERE id = 3;
 ROLLBACK;
+
+-- hostile names: quotes, semicolons, spaces, unicode, mixed case, 63 bytes,
+-- a foreign key between them; names that look like patterns are just values
+BEGIN;
+SELECT regress.fixed_key();
+CREATE SCHEMA "Ev""il; Schema";
+CREATE TABLE "Ev""il; Schema"."Us;ers ☃" ("Id" int PRIMARY KEY, "User ""Name""" text UNIQUE);
+COMMENT ON COLUMN "Ev""il; Schema"."Us;ers ☃"."User ""Name""" IS '@pii subject';
+CREATE TABLE "Ev""il; Schema"."a_table_name_that_is_exactly_sixty_three_bytes_long_abcdefghijk" (
+    id int PRIMARY KEY, "Owner" int REFERENCES "Ev""il; Schema"."Us;ers ☃", "select" text);
+COMMENT ON COLUMN "Ev""il; Schema"."a_table_name_that_is_exactly_sixty_three_bytes_long_abcdefghijk"."select" IS '@pii scrub';
+INSERT INTO "Ev""il; Schema"."Us;ers ☃" VALUES (1, 'x''); DROP TABLE t; --'), (2, '%'), (3, '_'), (4, '.*'), (5, 'Robert');
+INSERT INTO "Ev""il; Schema"."a_table_name_that_is_exactly_sixty_three_bytes_long_abcdefghijk" VALUES
+  (1, 1, 'by x''); DROP TABLE t; --'), (2, 5, '100% sure, a_b, .*'), (3, 5, 'plain');
+SELECT username, table_name, column_name, row_count FROM forget.locate_users(ARRAY['x''); DROP TABLE t; --', '%', '.*']);
+SELECT forget.anonymize_users(ARRAY['x''); DROP TABLE t; --', '%', '_']) AS j \gset
+SELECT table_name, column_name, action, row_count FROM forget.job_report(:j);
+SELECT * FROM "Ev""il; Schema"."Us;ers ☃" ORDER BY 1;
+SELECT * FROM "Ev""il; Schema"."a_table_name_that_is_exactly_sixty_three_bytes_long_abcdefghijk" ORDER BY 1;
+ROLLBACK;
