@@ -22,3 +22,27 @@ SELECT forget.redact_json(payload, '{email}') AS payload_without_email FROM port
 SELECT forget.scrub_text(message, ARRAY['alice', 'alice@example.com']) AS message_without_alice
   FROM portal.audit_events ORDER BY id;
 SELECT forget.mask_date(created_at, 'month') AS created_month FROM portal.users ORDER BY id LIMIT 1;
+
+\echo '== 5. An access request first: where does alice live? =='
+SELECT * FROM forget.locate_users('{alice}');
+
+\echo '== 6. A dry run says what would change, and changes nothing =='
+SELECT forget.anonymize_users('{alice}', dry_run => true) AS job \gset
+SELECT table_name, column_name, action, row_count FROM forget.job_report(:job);
+
+\echo '== 7. Forget alice: one call, in this transaction =='
+SELECT forget.anonymize_users('{alice}') AS job \gset
+SELECT id, kind, status, rows_matched, rows_done, percent FROM forget.job_status(:job);
+SELECT table_name, column_name, action, row_count FROM forget.job_report(:job);
+\echo 'alice''s account, her API keys (deleted: @pii delete) and the audit events, which now say anonymous:'
+SELECT id, username, email, first_name, last_name, phone FROM portal.users ORDER BY id;
+SELECT * FROM portal.api_keys ORDER BY id;
+SELECT id, actor, ip, message, payload FROM portal.audit_events ORDER BY id;
+\echo 'the audit log keeps only her pseudonym:'
+SELECT action, job_id, left(subject_pseudonym, 16) || '...' AS subject_pseudonym,
+       subject_pseudonym = forget.pseudonym('alice') AS is_alice
+  FROM forget.audit_log WHERE job_id = :job ORDER BY id;
+
+\echo '== 8. A second call finds nothing more to do =='
+SELECT forget.anonymize_users('{alice}') AS job \gset
+SELECT action, count(*), sum(row_count) FROM forget.job_report(:job) GROUP BY action ORDER BY action;
