@@ -30,6 +30,10 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 max_connections = 50
+# the background worker is loaded but off; tests that need it turn it on
+shared_preload_libraries = 'pg_forget'
+forget.worker = off
+forget.worker_naptime = 1
 CONF
     fi
     for line in "$@"; do echo "$line" >> "$DATA/postgresql.conf"; done

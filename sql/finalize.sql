@@ -88,15 +88,35 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION forget.create_anonymization_job(start_ts timestamptz, end_ts timestamptz,
+    user_ids text[] DEFAULT NULL, ips inet[] DEFAULT NULL, additional_fields text[] DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+AS $$ SELECT forget._create_anonymization_job(start_ts, end_ts, user_ids, ips::text[], additional_fields) $$;
+COMMENT ON FUNCTION forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[])
+    IS 'queues a job masking rows in [start_ts, end_ts] whose subject is in user_ids or whose IP is in ips';
+
+-- Runs queued jobs in batches, committing after each batch (a C procedure:
+-- it must be called with CALL outside a transaction block).
+CREATE PROCEDURE forget.run_jobs(max_jobs integer DEFAULT NULL)
+LANGUAGE c AS 'MODULE_PATHNAME', 'forget_run_jobs';
+COMMENT ON PROCEDURE forget.run_jobs(integer) IS 'runs due pg_forget jobs in batches of forget.batch_size rows, committing after each';
+
 -- Only forget_admin (and superusers) may erase, locate, read jobs or use the
 -- internal masking helpers.
 REVOKE EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delete_users(text[], boolean),
     forget.locate_users(text[]), forget.job_status(bigint), forget.job_report(bigint),
     forget._mask_text(text, integer, boolean), forget._mask_inet(inet, integer),
-    forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean)
+    forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean),
+    forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[]),
+    forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[])
   FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE forget.run_jobs(integer) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE forget.run_jobs(integer) TO forget_admin;
 GRANT EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delete_users(text[], boolean),
     forget.locate_users(text[]), forget.job_status(bigint), forget.job_report(bigint),
     forget._mask_text(text, integer, boolean), forget._mask_inet(inet, integer),
-    forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean)
+    forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean),
+    forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[]),
+    forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[])
   TO forget_admin;

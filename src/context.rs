@@ -19,6 +19,8 @@ use crate::tags::Strategy;
 
 pub struct SlotState {
     pub strategy: Strategy,
+    /// the column has a unique index: constant replacements get a hash suffix
+    pub unique: bool,
     /// old value -> replacement, for unique columns
     pub unique_map: Option<HashMap<String, String>>,
     pub changed: u64,
@@ -36,13 +38,27 @@ thread_local! {
     static CURRENT: RefCell<Option<CallContext>> = const { RefCell::new(None) };
 }
 
+/// Removes the installed context when dropped, also when an error unwinds.
+struct Uninstall;
+impl Drop for Uninstall {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.borrow_mut().take());
+    }
+}
+
 /// Runs `f` with `ctx` installed, and returns the context (with its counters) afterwards.
-/// On error the context is dropped by the next call (`install` replaces it).
 pub fn with_context<R>(ctx: CallContext, f: impl FnOnce() -> R) -> (R, CallContext) {
     CURRENT.with(|c| *c.borrow_mut() = Some(ctx));
+    let guard = Uninstall;
     let r = f();
     let ctx = CURRENT.with(|c| c.borrow_mut().take()).expect("context still installed");
+    drop(guard);
     (r, ctx)
+}
+
+/// The changed-value counters of the installed context, by slot.
+pub fn counters() -> Vec<u64> {
+    CURRENT.with(|c| c.borrow().as_ref().map(|ctx| ctx.slots.iter().map(|s| s.changed).collect()).unwrap_or_default())
 }
 
 fn with_slot<R>(slot: i32, f: impl FnOnce(&mut SlotState, &CallContext) -> R) -> R {
@@ -56,7 +72,7 @@ fn with_slot<R>(slot: i32, f: impl FnOnce(&mut SlotState, &CallContext) -> R) ->
         // split borrow: take the slot out, call, put it back
         let mut s = std::mem::replace(
             &mut ctx.slots[idx],
-            SlotState { strategy: Strategy::Null, unique_map: None, changed: 0 },
+            SlotState { strategy: Strategy::Null, unique: false, unique_map: None, changed: 0 },
         );
         let r = f(&mut s, ctx);
         ctx.slots[idx] = s;
@@ -66,8 +82,12 @@ fn with_slot<R>(slot: i32, f: impl FnOnce(&mut SlotState, &CallContext) -> R) ->
 
 impl CallContext {
     fn mask_text(&self, s: &SlotState, v: &str, person: bool) -> String {
+        // a unique column needs a distinct value per person: the precomputed one, or a hash suffix
         let mapped = |fallback: String| match &s.unique_map {
             Some(m) => m.get(v).cloned().unwrap_or(fallback),
+            None if s.unique && !matches!(s.strategy, Strategy::Email) => {
+                format!("{fallback}-{}", self.hmac.hash_prefix(v, 8))
+            }
             None => fallback,
         };
         match &s.strategy {

@@ -51,6 +51,9 @@ pub enum ForgetError {
     NotSupported(String),
     #[error("{0}")]
     WrongState(String),
+    /// A procedure that commits was called inside a transaction block.
+    #[error("{0}")]
+    TransactionControl(String),
     /// A bug: the message asks to report it.
     #[error("pg_forget internal error: {0} (please report this)")]
     Internal(String),
@@ -69,6 +72,7 @@ impl ForgetError {
             ForgetError::NotFound(_) => NO_DATA_FOUND,
             ForgetError::NotSupported(_) => FEATURE_NOT_SUPPORTED,
             ForgetError::WrongState(_) => OBJECT_NOT_IN_PREREQUISITE_STATE,
+            ForgetError::TransactionControl(_) => INVALID_TRANSACTION_TERMINATION,
             ForgetError::Internal(_) => INTERNAL_ERROR,
         }
     }
@@ -105,6 +109,7 @@ mod tests {
             ForgetError::NotFound("x".into()),
             ForgetError::NotSupported("x".into()),
             ForgetError::WrongState("x".into()),
+            ForgetError::TransactionControl("x".into()),
             ForgetError::Internal("x".into()),
         ];
         for e in &all {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod graph;
 pub mod mask;
 pub mod plan;
+pub mod session;
 pub mod sql;
 pub mod suggest;
 pub mod tags;
@@ -19,6 +20,8 @@ pub mod unique;
 pub mod api;
 pub mod context;
 pub mod jobs;
+pub mod runner;
+pub mod worker;
 pub mod guc;
 pub mod key;
 
@@ -30,6 +33,10 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     guc::init();
+    // SAFETY: reading a flag PostgreSQL sets while it loads shared_preload_libraries
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        worker::register();
+    }
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -153,6 +153,9 @@ mod tests {
         assert_eq!(errcode("P0002"), ERRCODE_NO_DATA_FOUND);
         assert_eq!(errcode("XX000"), ERRCODE_INTERNAL_ERROR);
         assert_eq!(errcode("bad"), ERRCODE_INTERNAL_ERROR);
+        for code in ["22023", "22004", "42601", "42501", "P0001", "P0002", "2D000", "XX000", "0A000", "42P01"] {
+            assert_eq!(crate::api::sqlstate_text(errcode(code)), code);
+        }
     }
 
     #[pg_test(error = "keys must not contain NULL elements")]

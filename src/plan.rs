@@ -471,24 +471,6 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// The new value of a slot's column for row `t` (`person` is the SQL
-    /// boolean saying whether the row is one of the people's).
-    fn new_value(&self, s: &Slot, person: &str) -> String {
-        let col = format!("t.{}", ident(&s.column));
-        let ty = &s.type_ident;
-        match (&s.strategy, s.class) {
-            (Strategy::Null, _) => format!("CASE WHEN forget._tick({}, {col} IS NOT NULL) THEN NULL ELSE {col} END", s.id),
-            (Strategy::Month | Strategy::Year, _) => {
-                let unit = if s.strategy == Strategy::Month { "month" } else { "year" };
-                let v = format!("pg_catalog.date_trunc('{unit}', {col})::{ty}");
-                format!("CASE WHEN forget._tick({id}, {v} IS DISTINCT FROM {col}) THEN {v} ELSE {col} END", id = s.id)
-            }
-            (Strategy::Ip { .. }, TypeClass::Inet) => format!("forget._mask_inet({col}::inet, {})::{ty}", s.id),
-            (Strategy::Json(_), _) => format!("forget._mask_json({col}::text, {}, {person})::{ty}", s.id),
-            _ => format!("forget._mask_text({col}::text, {}, {person})::{ty}", s.id),
-        }
-    }
-
     /// Other people's rows of table `pi` that a scrub or JSON column of theirs may change.
     fn others_filter(&self, pi: usize) -> Option<String> {
         let conds: Vec<String> = self.tables[pi]
@@ -533,7 +515,7 @@ impl<'a> Plan<'a> {
                         .iter()
                         .map(|&s| &self.slots[s])
                         .filter(|s| s.touches_others())
-                        .map(|s| (s.column.clone(), self.new_value(s, "false")))
+                        .map(|s| (s.column.clone(), new_value(s, "false")))
                         .collect();
                     let oname = format!("o_{pi}");
                     ctes.push(format!("{oname} AS MATERIALIZED ({})", self.change_body(&from, &sets, &format!("NOT {isp} AND {o}"), "false", dry_run)));
@@ -550,11 +532,11 @@ impl<'a> Plan<'a> {
                 .map(|&s| &self.slots[s])
                 .map(|s| {
                     let v = if !t.has_cte() {
-                        self.new_value(s, "false")
+                        new_value(s, "false")
                     } else if s.touches_others() {
-                        self.new_value(s, &isp)
+                        new_value(s, &isp)
                     } else {
-                        format!("CASE WHEN {isp} THEN {} ELSE t.{} END", self.new_value(s, "true"), ident(&s.column))
+                        format!("CASE WHEN {isp} THEN {} ELSE t.{} END", new_value(s, "true"), ident(&s.column))
                     };
                     (s.column.clone(), v)
                 })
@@ -591,7 +573,26 @@ impl<'a> Plan<'a> {
     }
 }
 
-fn slot(id: usize, table: usize, c: &TaggedColumn, strategy: Strategy) -> Slot {
+/// The new value of a slot's column for row `t` (`person` is the SQL
+/// boolean saying whether the row is one of the people's).
+pub fn new_value(s: &Slot, person: &str) -> String {
+    let col = format!("t.{}", ident(&s.column));
+    let ty = &s.type_ident;
+    match (&s.strategy, s.class) {
+        (Strategy::Null, _) => format!("CASE WHEN forget._tick({}, {col} IS NOT NULL) THEN NULL ELSE {col} END", s.id),
+        (Strategy::Month | Strategy::Year, _) => {
+            let unit = if s.strategy == Strategy::Month { "month" } else { "year" };
+            let v = format!("pg_catalog.date_trunc('{unit}', {col})::{ty}");
+            format!("CASE WHEN forget._tick({id}, {v} IS DISTINCT FROM {col}) THEN {v} ELSE {col} END", id = s.id)
+        }
+        (Strategy::Ip { .. }, TypeClass::Inet) => format!("forget._mask_inet({col}::inet, {})::{ty}", s.id),
+        (Strategy::Json(_), _) => format!("forget._mask_json({col}::text, {}, {person})::{ty}", s.id),
+        _ => format!("forget._mask_text({col}::text, {}, {person})::{ty}", s.id),
+    }
+}
+
+
+pub fn slot(id: usize, table: usize, c: &TaggedColumn, strategy: Strategy) -> Slot {
     Slot {
         id,
         table,

@@ -344,3 +344,99 @@ fn locate_and_errors_from_the_client() {
     assert!(e.message().contains("events.message") && e.message().contains("nonsense"), "{}", e.message());
     assert!(!e.message().contains("user5"));
 }
+
+fn sessions_fixture(c: &mut Client, rows: i64) {
+    c.batch_execute(&format!(
+        r#"
+        CREATE TABLE sessions (id bigint PRIMARY KEY, user_id text, ip inet, agent text, started_at timestamptz NOT NULL);
+        COMMENT ON COLUMN sessions.user_id IS '@pii subject';
+        COMMENT ON COLUMN sessions.ip IS '@pii ip';
+        COMMENT ON COLUMN sessions.started_at IS '@pii time';
+        INSERT INTO sessions
+            SELECT g, 'user' || (g % 100), ('10.' || (g % 100) || '.' || (g % 7) || '.' || (1 + g % 250))::inet, 'agent',
+                   timestamptz '2026-01-01 00:00:00+00' + g * interval '1 minute'
+              FROM generate_series(1, {rows}) g;
+        "#
+    ))
+    .unwrap();
+}
+
+fn wait_done(c: &mut Client, job: i64, secs: u64) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let status: String = c.query_one("SELECT status FROM forget.job_status($1)", &[&job]).unwrap().get(0);
+        if status == "done" || status == "failed" || std::time::Instant::now() > deadline {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn jobs_with_bind_parameters_and_run_jobs_over_a_client_connection() {
+    let mut db = TestDb::new("pgf_client_jobs");
+    sessions_fixture(&mut db.client, 5000);
+    let c = &mut db.client;
+    let start: Option<std::time::SystemTime> = None;
+    let users = vec!["user7", "user8"];
+    let ips: Vec<String> = vec!["10.42.0.0/16".into()];
+    // inet[] goes as text[] and is cast by the server
+    let job: i64 = c
+        .query_one(
+            "SELECT forget.create_anonymization_job($1, now(), $2, $3::text[]::inet[], NULL)",
+            &[&start, &users, &ips],
+        )
+        .unwrap()
+        .get(0);
+    let expected: i64 = c
+        .query_one("SELECT count(*) FROM sessions WHERE user_id = ANY($1) OR ip <<= '10.42.0.0/16'", &[&users])
+        .unwrap()
+        .get(0);
+    c.batch_execute("SET forget.batch_size = 7").unwrap();
+    c.execute("CALL forget.run_jobs($1)", &[&Some(10i32)]).unwrap();
+    let row = c.query_one("SELECT status, rows_matched, rows_done, percent::float8 FROM forget.job_status($1)", &[&job]).unwrap();
+    assert_eq!(row.get::<_, String>(0), "done");
+    assert_eq!(row.get::<_, i64>(1), expected);
+    assert_eq!(row.get::<_, i64>(2), expected);
+    assert_eq!(row.get::<_, f64>(3), 100.0);
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM sessions WHERE user_id = ANY($1) OR (ip <<= '10.42.0.0/16' AND masklen(ip) = 32)", &[&users])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    let untouched: i64 = c.query_one("SELECT count(*) FROM sessions WHERE user_id LIKE 'user%'", &[]).unwrap().get(0);
+    assert_eq!(untouched, 5000 - expected);
+    // CALL inside a transaction is refused with 2D000
+    let mut tx = c.transaction().unwrap();
+    let e = tx.execute("CALL forget.run_jobs()", &[]).unwrap_err();
+    assert_eq!(e.as_db_error().unwrap().code().code(), "2D000");
+    tx.rollback().unwrap();
+    // a bad window is refused with 22023
+    let e = c
+        .query_one("SELECT forget.create_anonymization_job(now(), now() - interval '1 day', $1, NULL, NULL)", &[&users])
+        .unwrap_err();
+    assert_eq!(e.as_db_error().unwrap().code().code(), "22023");
+}
+
+#[test]
+fn the_worker_runs_a_job_that_nobody_calls_run_jobs_for() {
+    let mut db = TestDb::new("pgf_client_worker");
+    sessions_fixture(&mut db.client, 2000);
+    let mut admin = Client::connect(&dsn("postgres"), NoTls).unwrap();
+    admin.simple_query("ALTER SYSTEM SET forget.worker = on").unwrap();
+    admin.simple_query("SELECT pg_reload_conf()").unwrap();
+    let c = &mut db.client;
+    let users = vec!["user3"];
+    let job: i64 = c
+        .query_one("SELECT forget.create_anonymization_job(NULL, NULL, $1, NULL, NULL)", &[&users])
+        .unwrap()
+        .get(0);
+    let status = wait_done(c, job, 60);
+    admin.simple_query("ALTER SYSTEM RESET forget.worker").unwrap();
+    admin.simple_query("SELECT pg_reload_conf()").unwrap();
+    assert_eq!(status, "done");
+    let left: i64 = c.query_one("SELECT count(*) FROM sessions WHERE user_id = 'user3'", &[]).unwrap().get(0);
+    assert_eq!(left, 0);
+    let masked: i64 = c.query_one("SELECT count(*) FROM sessions WHERE user_id = 'anonymous'", &[]).unwrap().get(0);
+    assert_eq!(masked, 20);
+}

@@ -28,7 +28,7 @@ SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_e
 -- settings and their defaults (the library defines them when it is loaded: by
 -- any forget.* call, LOAD, or shared_preload_libraries)
 LOAD 'pg_forget';
-SELECT name, setting, unit, context FROM pg_settings WHERE name LIKE 'forget.%' ORDER BY name;
+SELECT name, boot_val AS default_value, unit, context FROM pg_settings WHERE name LIKE 'forget.%' ORDER BY name;
 -- a plain role may not change them; forget_admin may
 BEGIN;
 CREATE ROLE regress_plain;

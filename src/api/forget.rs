@@ -154,7 +154,7 @@ fn run_main(plan: &Plan, mode: Mode, dry_run: bool, names: &[String], patterns: 
     }
 }
 
-const VACUUM_NOTE: &str =
+pub const VACUUM_NOTE: &str =
     "erased values remain in old row versions until VACUUM and in pg_statistic samples until ANALYZE of this table";
 
 /// Anonymize (or delete) everything of these people, in the caller's transaction.
@@ -188,7 +188,12 @@ pub fn erase(usernames: Option<Vec<Option<String>>>, dry_run: Option<bool>, mode
         slots: plan
             .slots
             .iter()
-            .map(|s| SlotState { strategy: s.strategy.clone(), unique_map: maps.get(&s.id).cloned(), changed: 0 })
+            .map(|s| SlotState {
+                strategy: s.strategy.clone(),
+                unique: s.unique,
+                unique_map: maps.get(&s.id).cloned(),
+                changed: 0,
+            })
             .collect(),
     };
     let (results, ctx) = context::with_context(ctx, || run_main(&plan, mode, dry_run, &names, &patterns));

@@ -1,6 +1,7 @@
 //! The SQL-facing layer: thin `#[pg_extern]`s over the pure modules.
 pub mod catalog;
 pub mod forget;
+pub mod jobs;
 pub mod mask;
 
 use pgrx::pg_sys::panic::ErrorReport;
@@ -17,6 +18,12 @@ pub fn errcode(sqlstate: &str) -> PgSqlErrorCode {
     // PostgreSQL's MAKE_SQLSTATE: six bits per character, first character lowest
     let code = b.iter().enumerate().fold(0i32, |acc, (i, &c)| acc + ((((c as i32) - ('0' as i32)) & 0x3F) << (6 * i)));
     PgSqlErrorCode::from(code)
+}
+
+/// The five-character SQLSTATE of an error code (the inverse of [`errcode`]).
+pub fn sqlstate_text(code: PgSqlErrorCode) -> String {
+    let n = code as i32;
+    (0..5).map(|i| (((n >> (6 * i)) & 0x3F) as u8 + b'0') as char).collect()
 }
 
 /// Raises `e` as a PostgreSQL ERROR with its SQLSTATE and hint. Does not return.

@@ -1,0 +1,109 @@
+-- Anonymization jobs over time windows (SPEC section 4):
+-- forget.create_anonymization_job queues a job that masks, in every table with
+-- a `time` column, the rows whose time is in [start_ts, end_ts] (inclusive)
+-- and whose subject is in user_ids OR whose IP is in ips (a netmask matches
+-- its whole network). Subject and IP columns are always masked, plus the
+-- additional fields. CALL forget.run_jobs() runs due jobs in batches of
+-- forget.batch_size rows, committing after each: it cannot run inside a
+-- transaction block, so this suite cleans up after itself.
+\set VERBOSITY terse
+SELECT regress.fixed_key();
+CREATE SCHEMA mon;
+CREATE TABLE mon.sessions (
+    id         bigint PRIMARY KEY,
+    user_id    text,
+    ip         inet,
+    agent      text,
+    country    text,
+    started_at timestamptz NOT NULL
+);
+COMMENT ON COLUMN mon.sessions.user_id IS '@pii subject';
+COMMENT ON COLUMN mon.sessions.ip IS '@pii ip';
+COMMENT ON COLUMN mon.sessions.country IS '@pii redact:XX';
+COMMENT ON COLUMN mon.sessions.started_at IS '@pii time';
+CREATE TABLE mon.page_views (
+    id        bigint PRIMARY KEY,
+    visitor   text,
+    client_ip text,
+    url       text,
+    seen_at   timestamp NOT NULL
+);
+COMMENT ON COLUMN mon.page_views.visitor IS '@pii subject';
+COMMENT ON COLUMN mon.page_views.client_ip IS '@pii ip';
+COMMENT ON COLUMN mon.page_views.seen_at IS '@pii time';
+SET timezone = 'UTC';
+INSERT INTO mon.sessions VALUES
+  (1, 'u1', '10.0.0.1',      'curl',    'FR', '2026-03-01 00:00:00+00'),   -- u1, at the window start
+  (2, 'u1', '10.0.0.1',      'firefox', 'FR', '2026-03-31 23:59:59+00'),   -- u1, at the window end
+  (3, 'u1', '10.0.0.1',      'curl',    'FR', '2026-04-01 00:00:00+00'),   -- u1, after the window
+  (4, 'u2', '192.168.7.200', 'curl',    'DE', '2026-03-10 00:00:00+00'),   -- matched by the network 192.168.7.0/24
+  (5, 'u3', '192.168.8.1',   'curl',    'DE', '2026-03-10 00:00:00+00'),   -- neither
+  (6, 'u4', '2001:db8:1:2::7', 'curl',  'NL', '2026-03-15 00:00:00+00'),   -- IPv6 network
+  (7, 'u5', NULL,            'curl',    'US', '2026-03-15 00:00:00+00');   -- neither
+INSERT INTO mon.page_views VALUES
+  (1, 'u1', '10.0.0.1',    '/a', '2026-03-05'),
+  (2, 'u9', '192.168.7.9', '/b', '2026-03-06'),
+  (3, 'u9', 'garbage',     '/c', '2026-03-07'),
+  (4, 'u8', '10.9.9.9',    '/d', '2026-05-01');
+
+-- errors, before anything is queued
+SELECT count(*) AS jobs_before FROM forget.job \gset
+SELECT regress.err($$SELECT forget.create_anonymization_job('2026-04-01', '2026-03-01', '{u1}', NULL, NULL)$$);
+SELECT regress.err($$SELECT forget.create_anonymization_job(NULL, NULL, NULL, NULL, NULL)$$);
+SELECT regress.err($$SELECT forget.create_anonymization_job(NULL, NULL, '{}', '{}', NULL)$$);
+SELECT regress.err($$SELECT forget.create_anonymization_job(NULL, NULL, ARRAY['u1', NULL], NULL, NULL)$$);
+SELECT regress.err($$SELECT forget.create_anonymization_job(NULL, NULL, '{""}', NULL, NULL)$$);
+SELECT regress.err($$SELECT forget.create_anonymization_job(NULL, NULL, NULL, ARRAY[NULL::inet], NULL)$$);
+SELECT regress.err($$SELECT forget.create_anonymization_job(NULL, NULL, '{u1}', NULL, '{nonexistent}')$$);
+SELECT regress.err($$SELECT forget.create_anonymization_job(NULL, NULL, '{u1}', NULL, '{started_at}')$$);
+SELECT count(*) - :jobs_before AS queued_by_errors FROM forget.job;
+-- run_jobs commits, so not inside a transaction block
+BEGIN;
+CALL forget.run_jobs();
+ROLLBACK;
+CALL forget.run_jobs(0);
+
+-- the job: users u1, networks 192.168.7.0/24 and 2001:db8:1::/48, in March, plus the agent
+SELECT forget.create_anonymization_job('2026-03-01 00:00:00+00', '2026-03-31 23:59:59+00',
+                                       '{u1}', '{192.168.7.0/24,2001:db8:1::/48}', '{sessions.agent,url}') AS job \gset
+SELECT kind, status, rows_matched, rows_done, started_at IS NULL AS not_started FROM forget.job_status(:job);
+-- the identifiers wait in a table only forget_admin reads; the job row holds none
+SELECT kind, count(*) FROM forget.job_subject WHERE job_id = :job GROUP BY kind ORDER BY kind;
+SELECT params::text ~ 'u1|192\.168' AS params_hold_identifiers FROM forget.job WHERE id = :job;
+SET forget.batch_size = 2;
+CALL forget.run_jobs();
+SELECT kind, status, rows_matched, rows_done, percent, error FROM forget.job_status(:job);
+SELECT * FROM mon.sessions ORDER BY id;
+SELECT * FROM mon.page_views ORDER BY id;
+SELECT schema_name, table_name, column_name, action, row_count FROM forget.job_report(:job);
+-- done: the identifiers are gone; the audit log has pseudonyms only
+SELECT count(*) AS identifiers_left FROM forget.job_subject WHERE job_id = :job;
+SELECT action, count(*) FROM forget.audit_log WHERE job_id = :job GROUP BY action ORDER BY action;
+SELECT bool_and(subject_pseudonym ~ '^[0-9a-f]{64}$') AS pseudonyms_only FROM forget.audit_log WHERE job_id = :job AND subject_pseudonym IS NOT NULL;
+-- nothing due: run_jobs returns at once
+CALL forget.run_jobs();
+-- NULL start and end: the whole past up to now
+SELECT forget.create_anonymization_job(NULL, NULL, '{u8}', NULL, NULL) AS job2 \gset
+CALL forget.run_jobs(1);
+SELECT status, rows_done FROM forget.job_status(:job2);
+SELECT id, visitor, client_ip FROM mon.page_views WHERE id = 4;
+-- a failing job keeps its progress and says why, without the identifiers
+CREATE FUNCTION mon.boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'trigger refused the change for row %', NEW.id; END $$;
+CREATE TRIGGER boom BEFORE UPDATE ON mon.sessions FOR EACH ROW EXECUTE FUNCTION mon.boom();
+SELECT forget.create_anonymization_job(NULL, NULL, '{u3}', NULL, NULL) AS job3 \gset
+CALL forget.run_jobs();
+SELECT status, error, finished_at IS NOT NULL AS finished FROM forget.job_status(:job3);
+SELECT action FROM forget.audit_log WHERE job_id = :job3 ORDER BY id;
+DROP TRIGGER boom ON mon.sessions;
+-- a plain role may not queue or run jobs
+CREATE ROLE regress_jobs_app;
+SET ROLE regress_jobs_app;
+SELECT regress.err($$SELECT forget.create_anonymization_job(NULL, NULL, '{u1}', NULL, NULL)$$);
+SELECT regress.err($$CALL forget.run_jobs()$$);
+RESET ROLE;
+DROP ROLE regress_jobs_app;
+RESET forget.batch_size;
+RESET timezone;
+DROP SCHEMA mon CASCADE;
+DELETE FROM forget.job;
+DELETE FROM forget.audit_log;

@@ -1,0 +1,425 @@
+//! Running queued jobs in batches, committing after each batch: from the
+//! procedure `CALL forget.run_jobs()` (SPI in non-atomic mode, `SPI_commit`)
+//! and from the background worker (plain transaction commands). A job is
+//! claimed with `FOR UPDATE SKIP LOCKED`, so several runners take different
+//! jobs; its progress (the last key done per table) is written in the job row
+//! in the same transaction as the batch, so a crash loses at most the batch
+//! in flight and a retry resumes after it.
+
+use std::collections::HashMap;
+
+use pgrx::prelude::*;
+use pgrx::PgTryBuilder;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{raise, OrRaise};
+use crate::context::{self, CallContext, SlotState};
+use crate::error::ForgetError;
+use crate::jobs::{self, as_owner, ReportRow};
+use crate::mask::hmac::Pseudonymizer;
+use crate::mask::text::Scrubber;
+use crate::session::{FieldRef, SessionPlan};
+
+/// How a runner ends one transaction and starts the next.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// inside `CALL forget.run_jobs()`: SPI connected non-atomic
+    Procedure,
+    /// the background worker: transaction commands of its own
+    Worker,
+}
+
+impl Driver {
+    /// Commits the current transaction and starts the next, with a snapshot for the queries that follow.
+    pub fn commit(self) {
+        // SAFETY: called only between statements, outside any subtransaction, with no
+        // SPI connection of our own open beyond the procedure's non-atomic one.
+        unsafe {
+            match self {
+                Driver::Procedure => {
+                    pg_sys::SPI_commit();
+                }
+                Driver::Worker => {
+                    if pg_sys::ActiveSnapshotSet() {
+                        pg_sys::PopActiveSnapshot();
+                    }
+                    pg_sys::CommitTransactionCommand();
+                    pg_sys::StartTransactionCommand();
+                }
+            }
+        }
+        self.ensure_snapshot();
+    }
+
+    pub fn ensure_snapshot(self) {
+        // SAFETY: reads and sets the backend's active snapshot.
+        unsafe {
+            if !pg_sys::ActiveSnapshotSet() {
+                match self {
+                    Driver::Procedure => pg_sys::EnsurePortalSnapshotExists(),
+                    Driver::Worker => pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()),
+                }
+            }
+        }
+    }
+}
+
+/// Runs `f` in a subtransaction; an error rolls the subtransaction back and
+/// comes back as `Err(message)` (with its SQLSTATE), leaving the outer
+/// transaction usable.
+pub fn in_subtransaction<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    // SAFETY: the standard PL/pgSQL pattern: remember memory context and resource
+    // owner, start an internal subtransaction, and restore both after it ends.
+    unsafe {
+        let cx = pg_sys::CurrentMemoryContext;
+        let owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(cx);
+        let f = std::panic::AssertUnwindSafe(f);
+        PgTryBuilder::new(move || {
+            let r = f();
+            pg_sys::ReleaseCurrentSubTransaction();
+            pg_sys::MemoryContextSwitchTo(cx);
+            pg_sys::CurrentResourceOwner = owner;
+            Ok(r)
+        })
+        .catch_others(|e| {
+            pg_sys::MemoryContextSwitchTo(cx);
+            let msg = match &e {
+                pg_sys::panic::CaughtError::PostgresError(r) | pg_sys::panic::CaughtError::ErrorReport(r) => {
+                    format!("{}: {}", crate::api::sqlstate_text(r.sql_error_code()), r.message())
+                }
+                pg_sys::panic::CaughtError::RustPanic { ereport, .. } => format!("internal error: {}", ereport.message()),
+            };
+            pg_sys::RollbackAndReleaseCurrentSubTransaction();
+            pg_sys::MemoryContextSwitchTo(cx);
+            pg_sys::CurrentResourceOwner = owner;
+            Err(msg)
+        })
+        .execute()
+    }
+}
+
+/// What a session job keeps in `forget.job.params` (no personal data).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct SessionParams {
+    pub start: String,
+    pub end: String,
+    pub fields: Vec<(String, String, String)>,
+}
+
+/// Where a job is, per table (`schema.table`): the last key done, and whether the table is finished.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Progress {
+    #[serde(default)]
+    pub tables: HashMap<String, TableProgress>,
+    #[serde(default)]
+    pub counted: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct TableProgress {
+    pub last: Option<Vec<String>>,
+    pub done: bool,
+}
+
+struct Claimed {
+    id: i64,
+    kind: String,
+    params: String,
+    progress: String,
+    rows_done: i64,
+}
+
+fn claim() -> Option<Claimed> {
+    as_owner(|| {
+        Spi::connect_mut(|c| {
+            let tab = c.update(
+                "UPDATE forget.job j
+                    SET status = 'running', started_at = coalesce(j.started_at, pg_catalog.clock_timestamp()),
+                        runner_pid = pg_catalog.pg_backend_pid(), attempts = j.attempts + 1, error = NULL
+                  WHERE j.id = (SELECT q.id FROM forget.job q
+                                 WHERE q.status = 'queued' AND q.due_at <= pg_catalog.clock_timestamp()
+                                 ORDER BY q.due_at, q.id LIMIT 1 FOR UPDATE SKIP LOCKED)
+              RETURNING j.id, j.kind, j.params::text, j.progress::text, j.rows_done",
+                None,
+                &[],
+            )?;
+            let mut out = None;
+            for row in tab {
+                out = Some(Claimed {
+                    id: row.get(1)?.unwrap_or(0),
+                    kind: row.get(2)?.unwrap_or_default(),
+                    params: row.get(3)?.unwrap_or_default(),
+                    progress: row.get(4)?.unwrap_or_default(),
+                    rows_done: row.get(5)?.unwrap_or(0),
+                });
+            }
+            Ok::<_, pgrx::spi::SpiError>(out)
+        })
+        .or_raise()
+    })
+}
+
+/// Runs due jobs until none is left or `max_jobs` have run. Returns how many ran.
+pub fn run_due_jobs(driver: Driver, max_jobs: Option<i32>) -> i32 {
+    let mut ran = 0;
+    loop {
+        if max_jobs.is_some_and(|m| ran >= m) {
+            break;
+        }
+        driver.ensure_snapshot();
+        let Some(job) = claim() else { break };
+        driver.commit();
+        ran += 1;
+        run_one(driver, job);
+    }
+    ran
+}
+
+fn fail(driver: Driver, id: i64, msg: &str, scrub: &Scrubber) {
+    let msg = scrub.scrub(msg, "anonymous").unwrap_or_else(|| msg.to_owned());
+    as_owner(|| {
+        Spi::run_with_args(
+            "UPDATE forget.job SET status = 'failed', finished_at = pg_catalog.clock_timestamp(), error = $2, runner_pid = NULL WHERE id = $1",
+            &[id.into(), msg.into()],
+        )
+        .or_raise()
+    });
+    let role = jobs::caller_role();
+    as_owner(|| {
+        Spi::run_with_args(
+            "INSERT INTO forget.audit_log (action, job_id, role_name) VALUES ('failed', $1, $2)",
+            &[id.into(), role.into()],
+        )
+        .or_raise()
+    });
+    driver.commit();
+}
+
+fn run_one(driver: Driver, job: Claimed) {
+    let subjects = job_subjects(job.id);
+    let ids: Vec<String> = subjects.iter().map(|(_, v)| v.clone()).collect();
+    let scrub = Scrubber::try_new(&ids).unwrap_or_else(|_| Scrubber::new::<&str>(&[]));
+    let r = match job.kind.as_str() {
+        "session" => run_session(driver, &job, &subjects),
+        k => Err(format!("jobs of kind {k} cannot be run by this version of pg_forget")),
+    };
+    if let Err(m) = r {
+        fail(driver, job.id, &m, &scrub);
+    }
+}
+
+fn job_subjects(id: i64) -> Vec<(String, String)> {
+    as_owner(|| {
+        Spi::connect(|c| {
+            let tab = c.select(
+                "SELECT kind, value FROM forget.job_subject WHERE job_id = $1 ORDER BY kind, value",
+                None,
+                &[id.into()],
+            )?;
+            let mut out = Vec::new();
+            for row in tab {
+                out.push((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default()));
+            }
+            Ok::<_, pgrx::spi::SpiError>(out)
+        })
+        .or_raise()
+    })
+}
+
+fn save_progress(id: i64, progress: &Progress, rows_done: i64, rows_matched: Option<i64>) {
+    let p = serde_json::to_string(progress).unwrap_or_else(|_| "{}".into());
+    as_owner(|| {
+        Spi::run_with_args(
+            "UPDATE forget.job SET progress = $2::jsonb, rows_done = $3, rows_matched = coalesce($4, rows_matched) WHERE id = $1",
+            &[id.into(), p.into(), rows_done.into(), rows_matched.into()],
+        )
+        .or_raise()
+    })
+}
+
+/// A session job: every table with a time column, batch after batch.
+fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)]) -> Result<(), String> {
+    let params: SessionParams = serde_json::from_str(&job.params).map_err(|e| format!("job parameters: {e}"))?;
+    let mut progress: Progress = serde_json::from_str(&job.progress).unwrap_or_default();
+    let users: Vec<String> = subjects.iter().filter(|(k, _)| k == "user").map(|(_, v)| v.clone()).collect();
+    let ips: Vec<String> = subjects.iter().filter(|(k, _)| k == "ip").map(|(_, v)| v.clone()).collect();
+    let batch = crate::guc::BATCH_SIZE.get().max(1) as i64;
+    let mut rows_done = job.rows_done;
+
+    // plan (catalog read once per job run); the same work in every batch
+    let planned = in_subtransaction(|| {
+        let (cat, a) = crate::api::forget::checked_catalog();
+        let fields: Vec<FieldRef> = params
+            .fields
+            .iter()
+            .map(|(s, t, c)| FieldRef { schema: s.clone(), table: t.clone(), column: c.clone() })
+            .collect();
+        SessionPlan::new(&cat, &a, &fields).map_err(|e| e.to_string())
+    })?;
+    let plan = planned?;
+    let key = crate::key::with_key(|k| k.to_vec());
+    let ctx = CallContext {
+        hmac: Pseudonymizer::new(&key),
+        prefixes: crate::guc::ip_prefixes(),
+        scrubber: Scrubber::new::<&str>(&[]),
+        identifiers: Vec::new(),
+        slots: plan
+            .slots
+            .iter()
+            .map(|s| SlotState { strategy: s.strategy.clone(), unique: s.unique, unique_map: None, changed: 0 })
+            .collect(),
+    };
+    let (result, ctx) = context::with_context(ctx, || -> Result<bool, String> {
+        // rows matched: counted once, when the job first runs
+        if !progress.counted {
+            let total = in_subtransaction(|| {
+                let mut total = 0i64;
+                for i in 0..plan.tables.len() {
+                    let n = Spi::get_one_with_args::<i64>(
+                        &plan.count_sql(i),
+                        &[params.start.clone().into(), params.end.clone().into(), users.clone().into(), ips_arg(&ips).into()],
+                    )
+                    .or_raise()
+                    .unwrap_or(0);
+                    total += n;
+                }
+                total
+            })?;
+            progress.counted = true;
+            save_progress(job.id, &progress, rows_done, Some(total + rows_done));
+            driver.commit();
+        }
+        for i in 0..plan.tables.len() {
+            let t = &plan.tables[i];
+            let name = format!("{}.{}", t.schema, t.name);
+            loop {
+                if crate::worker::stopping(driver) {
+                    return Ok(false);
+                }
+                let tp = progress.tables.entry(name.clone()).or_default();
+                if tp.done {
+                    break;
+                }
+                let last = tp.last.clone();
+                let sql = plan.batch_sql(i);
+                let r = in_subtransaction(|| {
+                    Spi::connect_mut(|c| {
+                        let tab = c.update(
+                            &sql,
+                            None,
+                            &[
+                                params.start.clone().into(),
+                                params.end.clone().into(),
+                                users.clone().into(),
+                                ips_arg(&ips).into(),
+                                last.clone().into(),
+                                batch.into(),
+                            ],
+                        )?;
+                        let row = tab.first();
+                        let selected: i64 = row.get(1)?.unwrap_or(0);
+                        let updated: i64 = row.get(2)?.unwrap_or(0);
+                        let new_last: Option<Vec<String>> = row.get(3)?;
+                        Ok::<_, pgrx::spi::SpiError>((selected, updated, new_last))
+                    })
+                    .or_raise()
+                })?;
+                let (selected, updated, new_last) = r;
+                rows_done += updated;
+                let tp = progress.tables.entry(name.clone()).or_default();
+                if let Some(l) = new_last {
+                    tp.last = Some(l);
+                }
+                if selected < batch {
+                    tp.done = true;
+                }
+                save_progress(job.id, &progress, rows_done, None);
+                driver.commit();
+            }
+        }
+        Ok(true)
+    });
+    if !result? {
+        // asked to stop: queue the job again; it resumes from its progress
+        as_owner(|| {
+            Spi::run_with_args("UPDATE forget.job SET status = 'queued', runner_pid = NULL WHERE id = $1", &[job.id.into()])
+                .or_raise()
+        });
+        driver.commit();
+        return Ok(());
+    }
+    // done: report, forget the identifiers, audit
+    let mut rows = Vec::new();
+    for (i, t) in plan.tables.iter().enumerate() {
+        let _ = i;
+        for &s in &t.slots {
+            rows.push(ReportRow {
+                schema_name: Some(t.schema.clone()),
+                table_name: Some(t.name.clone()),
+                column_name: Some(plan.slots[s].column.clone()),
+                action: "masked",
+                row_count: ctx.slots[s].changed as i64,
+                subject_pseudonym: None,
+                note: (ctx.slots[s].changed > 0).then(|| crate::api::forget::VACUUM_NOTE.to_string()),
+            });
+        }
+    }
+    as_owner(|| {
+        Spi::run_with_args("DELETE FROM forget.job_report_row WHERE job_id = $1", &[job.id.into()]).or_raise();
+        Spi::run_with_args("DELETE FROM forget.job_subject WHERE job_id = $1", &[job.id.into()]).or_raise();
+        Spi::run_with_args(
+            "UPDATE forget.job SET status = 'done', finished_at = pg_catalog.clock_timestamp(), runner_pid = NULL,
+                    rows_done = $2, rows_matched = greatest(rows_matched, $2) WHERE id = $1",
+            &[job.id.into(), rows_done.into()],
+        )
+        .or_raise();
+    });
+    jobs::write_report(job.id, &rows);
+    let hmac = Pseudonymizer::new(&key);
+    let pseudonyms: Vec<String> = subjects.iter().map(|(_, v)| hmac.pseudonym(v)).collect();
+    jobs::audit("completed", Some(job.id), &jobs::caller_role(), &pseudonyms);
+    driver.commit();
+    Ok(())
+}
+
+/// inet[] parameter from text (the SQL casts `$4::inet[]`).
+fn ips_arg(ips: &[String]) -> Vec<String> {
+    ips.to_vec()
+}
+
+/// The procedure's entry: checks the call context and privileges, connects
+/// SPI non-atomic, runs due jobs.
+///
+/// # Safety
+/// Called by PostgreSQL's fmgr with a valid `fcinfo` for `CALL forget.run_jobs(int)`.
+pub unsafe fn run_jobs_procedure(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    let ctx = (*fcinfo).context;
+    let nonatomic = !ctx.is_null()
+        && (*ctx).type_ == pg_sys::NodeTag::T_CallContext
+        && !(*(ctx as *mut pg_sys::CallContext)).atomic;
+    if !nonatomic {
+        raise(ForgetError::TransactionControl(
+            "forget.run_jobs() commits after each batch: run it with CALL outside a transaction block".into(),
+        ));
+    }
+    let nargs = (*fcinfo).nargs as usize;
+    let args = (*fcinfo).args.as_slice(nargs);
+    let max_jobs = match args.first() {
+        Some(a) if !a.isnull => {
+            let v = a.value.value() as i32;
+            if v < 1 {
+                raise(ForgetError::InvalidArgument(format!("max_jobs must be at least 1, not {v}")));
+            }
+            Some(v)
+        }
+        _ => None,
+    };
+    if pg_sys::SPI_connect_ext(pg_sys::SPI_OPT_NONATOMIC as i32) != pg_sys::SPI_OK_CONNECT as i32 {
+        raise(ForgetError::Internal("SPI_connect_ext failed".into()));
+    }
+    run_due_jobs(Driver::Procedure, max_jobs);
+    pg_sys::SPI_finish();
+    pg_sys::Datum::from(0)
+}

@@ -1,0 +1,334 @@
+//! Plans for anonymization jobs over time windows (`create_anonymization_job`):
+//! in every table with a `time` column, the rows whose time is in the window
+//! and whose subject is one of the user ids OR whose IP is in one of the
+//! networks. Their subject and IP columns are masked, plus the additional
+//! fields named. Work goes in batches: keyset pagination over the primary key
+//! (each batch one UPDATE of at most `batch_size` rows, committed on its own),
+//! so a job over tens of millions of rows never holds one long transaction.
+//! Pure: no pgrx.
+//!
+//! Parameters of the batch statement: `$1` start (timestamptz), `$2` end,
+//! `$3` user ids (text[]), `$4` networks (inet[]), `$5` the last key done
+//! (text[], NULL at the start), `$6` the batch size.
+
+use crate::catalog::{Analysis, Catalog, TaggedColumn};
+use crate::error::ForgetError;
+use crate::plan::{new_value, slot, Slot};
+use crate::sql::{ident, qualified};
+use crate::tags::{Role, Strategy, TypeClass};
+
+/// A column named in `additional_fields`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldRef {
+    pub schema: String,
+    pub table: String,
+    pub column: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionTable {
+    /// index into `Catalog::tables`
+    pub table: usize,
+    pub schema: String,
+    pub name: String,
+    /// (expression on alias `t`, type) of each key part
+    pub key: Vec<(String, String)>,
+    pub time: String,
+    /// (column, type ident)
+    pub subjects: Vec<(String, String)>,
+    /// (column, is inet/cidr)
+    pub ips: Vec<(String, bool)>,
+    /// slot ids (into `SessionPlan::slots`)
+    pub slots: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionPlan {
+    pub tables: Vec<SessionTable>,
+    pub slots: Vec<Slot>,
+}
+
+/// Tables that can match rows: a `time` column and a `subject` or `ip` column.
+fn time_tables<'a>(cat: &'a Catalog, a: &'a Analysis) -> impl Iterator<Item = (usize, &'a [TaggedColumn])> + 'a {
+    a.tables.iter().filter_map(move |tt| {
+        let cols = tt.columns.as_slice();
+        let has_time = cols.iter().any(|c| c.has_role(Role::Time));
+        let has_match = cols.iter().any(|c| c.has_role(Role::Subject) || c.has_role(Role::Ip));
+        let _ = cat;
+        (has_time && has_match).then_some((tt.index, cols))
+    })
+}
+
+/// Resolves `column`, `table.column` or `schema.table.column` entries against
+/// the columns of the tables a job can match. Unknown entries are an error
+/// listing the candidates.
+pub fn resolve_fields(cat: &Catalog, a: &Analysis, entries: &[String]) -> Result<Vec<FieldRef>, ForgetError> {
+    let mut out = Vec::new();
+    let mut candidates = Vec::new();
+    for (ti, _) in time_tables(cat, a) {
+        let t = &cat.tables[ti];
+        for c in &t.columns {
+            candidates.push(FieldRef { schema: t.schema.clone(), table: t.name.clone(), column: c.name.clone() });
+        }
+    }
+    for e in entries {
+        let parts: Vec<&str> = e.split('.').collect();
+        let hits: Vec<&FieldRef> = candidates
+            .iter()
+            .filter(|f| match parts.as_slice() {
+                [c] => f.column == *c,
+                [t, c] => f.table == *t && f.column == *c,
+                [s, t, c] => f.schema == *s && f.table == *t && f.column == *c,
+                _ => false,
+            })
+            .collect();
+        if hits.is_empty() {
+            let mut list: Vec<String> = candidates.iter().map(|f| format!("{}.{}.{}", f.schema, f.table, f.column)).collect();
+            let more = list.len().saturating_sub(50);
+            list.truncate(50);
+            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+            return Err(ForgetError::InvalidArgument(format!(
+                "additional field \"{e}\" names no column of a table with a time column; candidates: {}{tail}",
+                if list.is_empty() { "(none: no table has both a time and a subject or ip column)".to_string() } else { list.join(", ") }
+            )));
+        }
+        for h in hits {
+            if !out.contains(h) {
+                out.push(h.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The strategy for an additional field without a tag of its own.
+fn untagged_strategy(class: TypeClass, not_null: bool) -> Option<Strategy> {
+    match class {
+        TypeClass::Text => Some(Strategy::Redact(None)),
+        TypeClass::Inet => Some(Strategy::Ip { v4: None, v6: None }),
+        _ if !not_null => Some(Strategy::Null),
+        _ => None,
+    }
+}
+
+impl SessionPlan {
+    pub fn new(cat: &Catalog, a: &Analysis, fields: &[FieldRef]) -> Result<SessionPlan, ForgetError> {
+        let mut tables = Vec::new();
+        let mut slots: Vec<Slot> = Vec::new();
+        for (ti, cols) in time_tables(cat, a) {
+            let t = &cat.tables[ti];
+            let ty_of = |name: &str| t.columns.iter().find(|c| c.name == name).map(|c| c.type_ident.clone()).unwrap_or_default();
+            let key: Vec<(String, String)> = match &t.primary_key {
+                Some(pk) if !pk.is_empty() => pk.iter().map(|c| (format!("t.{}", ident(c)), ty_of(c))).collect(),
+                _ => vec![("t.tableoid".into(), "pg_catalog.oid".into()), ("t.ctid".into(), "pg_catalog.tid".into())],
+            };
+            let time = cols.iter().find(|c| c.has_role(Role::Time)).map(|c| c.name.clone()).unwrap_or_default();
+            let subjects: Vec<(String, String)> =
+                cols.iter().filter(|c| c.has_role(Role::Subject)).map(|c| (c.name.clone(), c.type_ident.clone())).collect();
+            let ips: Vec<(String, bool)> =
+                cols.iter().filter(|c| c.has_role(Role::Ip)).map(|c| (c.name.clone(), c.class == TypeClass::Inet)).collect();
+            let pi = tables.len();
+            let mut ids = Vec::new();
+            let mut masked: Vec<String> = Vec::new();
+            for c in cols.iter().filter(|c| c.has_role(Role::Subject) || c.has_role(Role::Ip)) {
+                if let Some(s) = c.strategy.clone() {
+                    ids.push(slots.len());
+                    slots.push(slot(slots.len(), pi, c, s));
+                    masked.push(c.name.clone());
+                }
+            }
+            for f in fields.iter().filter(|f| f.schema == t.schema && f.table == t.name) {
+                if masked.contains(&f.column) {
+                    continue;
+                }
+                let tagged = cols.iter().find(|c| c.name == f.column);
+                let col = t.columns.iter().find(|c| c.name == f.column).expect("resolved against this table");
+                let (strategy, tc) = match tagged {
+                    Some(tc) if tc.has_role(Role::Time) => {
+                        return Err(ForgetError::InvalidArgument(format!(
+                            "additional field {}.{}.{} is the time column, which is never masked",
+                            t.schema, t.name, f.column
+                        )))
+                    }
+                    Some(tc) => (tc.strategy.clone(), tc.clone()),
+                    None => {
+                        let class = col.type_class();
+                        let tc = TaggedColumn {
+                            name: col.name.clone(),
+                            data_type: col.data_type.clone(),
+                            type_ident: col.type_ident.clone(),
+                            class,
+                            tag: Default::default(),
+                            strategy: None,
+                            unique: col.unique,
+                            not_null: col.not_null,
+                        };
+                        (untagged_strategy(class, col.not_null), tc)
+                    }
+                };
+                let Some(strategy) = strategy else {
+                    return Err(ForgetError::InvalidArgument(format!(
+                        "additional field {}.{}.{} ({}) has no strategy that fits; tag it with @pii and a strategy",
+                        t.schema, t.name, f.column, col.data_type
+                    )));
+                };
+                ids.push(slots.len());
+                slots.push(slot(slots.len(), pi, &tc, strategy));
+                masked.push(f.column.clone());
+            }
+            tables.push(SessionTable {
+                table: ti,
+                schema: t.schema.clone(),
+                name: t.name.clone(),
+                key,
+                time,
+                subjects,
+                ips,
+                slots: ids,
+            });
+        }
+        Ok(SessionPlan { tables, slots })
+    }
+
+    fn matches(&self, t: &SessionTable) -> String {
+        let mut conds = Vec::new();
+        for (c, ty) in &t.subjects {
+            conds.push(format!("t.{} = ANY($3::{ty}[])", ident(c)));
+        }
+        for (c, inet) in &t.ips {
+            if *inet {
+                conds.push(format!("t.{}::inet <<= ANY($4::inet[])", ident(c)));
+            } else {
+                conds.push(format!("forget._text_ip_in(t.{}::text, $4::text[])", ident(c)));
+            }
+        }
+        format!(
+            "t.{time} BETWEEN $1::timestamptz AND $2::timestamptz AND ({})",
+            conds.join(" OR "),
+            time = ident(&t.time)
+        )
+    }
+
+    /// Rows the job will mask in table `i` (counted once, when the job starts).
+    pub fn count_sql(&self, i: usize) -> String {
+        let t = &self.tables[i];
+        format!("SELECT count(*) FROM {} t WHERE {}", qualified(&t.schema, &t.name), self.matches(t))
+    }
+
+    /// One batch of table `i`: selects the next `$6` matching rows after key
+    /// `$5`, masks them, and returns `(rows selected, rows updated, last key)`.
+    pub fn batch_sql(&self, i: usize) -> String {
+        let t = &self.tables[i];
+        let from = qualified(&t.schema, &t.name);
+        let keys: Vec<&str> = t.key.iter().map(|(e, _)| e.as_str()).collect();
+        let aliases: Vec<String> = (0..t.key.len()).map(|k| format!("k{k}")).collect();
+        let sel: Vec<String> = keys.iter().zip(&aliases).map(|(e, a)| format!("{e} AS {a}")).collect();
+        let after: Vec<String> = t.key.iter().enumerate().map(|(k, (_, ty))| format!("$5[{}]::{ty}", k + 1)).collect();
+        let b_cols: Vec<String> = aliases.iter().map(|a| format!("b.{a}")).collect();
+        let b_text: Vec<String> = aliases.iter().map(|a| format!("b.{a}::text")).collect();
+        let b_desc: Vec<String> = aliases.iter().map(|a| format!("b.{a} DESC")).collect();
+        let sets: Vec<String> = t
+            .slots
+            .iter()
+            .map(|&s| format!("{} = {}", ident(&self.slots[s].column), new_value(&self.slots[s], "true")))
+            .collect();
+        format!(
+            "WITH b AS (SELECT {sel} FROM {from} t WHERE {m} AND ($5::text[] IS NULL OR ({keys}) > ({after})) ORDER BY {keys} LIMIT $6),\n\
+             u AS (UPDATE {from} t SET {sets} FROM b WHERE ({keys}) = ({bcols}) RETURNING 1)\n\
+             SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM u), (SELECT ARRAY[{btext}] FROM b ORDER BY {bdesc} LIMIT 1)",
+            sel = sel.join(", "),
+            m = self.matches(t),
+            keys = keys.join(", "),
+            after = after.join(", "),
+            sets = sets.join(", "),
+            bcols = b_cols.join(", "),
+            btext = b_text.join(", "),
+            bdesc = b_desc.join(", "),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::analyze;
+    use crate::catalog::fixtures::*;
+
+    fn sessions_catalog() -> Catalog {
+        let mut cat = portal();
+        cat.tables.push(table(5, "app", "sessions", None, vec![
+            col("id", "int8", "N", None),
+            col("user_id", "text", "S", Some("@pii subject")),
+            col("ip", "inet", "I", Some("@pii ip")),
+            col("agent", "text", "S", None),
+            col("country", "text", "S", Some("@pii redact:XX")),
+            col("started_at", "timestamptz", "D", Some("@pii time")),
+        ]));
+        cat
+    }
+
+    #[test]
+    fn only_tables_with_time_and_subject_or_ip_are_planned() {
+        let cat = sessions_catalog();
+        let a = analyze(&cat);
+        let p = SessionPlan::new(&cat, &a, &[]).unwrap();
+        assert_eq!(p.tables.len(), 1);
+        assert_eq!(p.tables[0].name, "sessions");
+        assert_eq!(p.tables[0].time, "started_at");
+        // subject and ip are always masked
+        let cols: Vec<&str> = p.slots.iter().map(|s| s.column.as_str()).collect();
+        assert_eq!(cols, vec!["user_id", "ip"]);
+    }
+
+    #[test]
+    fn additional_fields_resolve_in_three_forms_with_their_strategy() {
+        let cat = sessions_catalog();
+        let a = analyze(&cat);
+        for e in ["agent", "sessions.agent", "app.sessions.agent"] {
+            let f = resolve_fields(&cat, &a, &[e.to_string()]).unwrap();
+            assert_eq!(f, vec![FieldRef { schema: "app".into(), table: "sessions".into(), column: "agent".into() }]);
+        }
+        let f = resolve_fields(&cat, &a, &["agent".into(), "country".into()]).unwrap();
+        let p = SessionPlan::new(&cat, &a, &f).unwrap();
+        let strategies: Vec<(&str, &Strategy)> = p.slots.iter().map(|s| (s.column.as_str(), &s.strategy)).collect();
+        assert_eq!(strategies[2], ("agent", &Strategy::Redact(None)));
+        assert_eq!(strategies[3], ("country", &Strategy::Redact(Some("XX".into()))));
+    }
+
+    #[test]
+    fn unknown_fields_list_the_candidates() {
+        let cat = sessions_catalog();
+        let a = analyze(&cat);
+        let e = resolve_fields(&cat, &a, &["nope".into()]).unwrap_err();
+        let m = e.to_string();
+        assert_eq!(e.sqlstate(), "22023");
+        assert!(m.contains("\"nope\"") && m.contains("app.sessions.agent") && m.contains("app.sessions.started_at"), "{m}");
+        // a column of a table without a time column is not a candidate
+        assert!(resolve_fields(&cat, &a, &["users.email".into()]).is_err());
+        let t = resolve_fields(&cat, &a, &["started_at".into()]).unwrap();
+        assert!(SessionPlan::new(&cat, &a, &t).is_err());
+    }
+
+    #[test]
+    fn batch_statement_is_keyset_paginated_and_masks_once() {
+        let cat = sessions_catalog();
+        let a = analyze(&cat);
+        let p = SessionPlan::new(&cat, &a, &[]).unwrap();
+        let sql = p.batch_sql(0);
+        assert!(sql.contains(r#"t."started_at" BETWEEN $1::timestamptz AND $2::timestamptz AND (t."user_id" = ANY($3::"pg_catalog"."text"[]) OR t."ip"::inet <<= ANY($4::inet[]))"#), "{sql}");
+        assert!(sql.contains(r#"($5::text[] IS NULL OR (t."id") > ($5[1]::"pg_catalog"."int8")) ORDER BY t."id" LIMIT $6"#), "{sql}");
+        assert!(sql.contains(r#"UPDATE "app"."sessions" t SET "user_id" = forget._mask_text(t."user_id"::text, 0, true)"#), "{sql}");
+        assert!(sql.contains("FROM b WHERE (t.\"id\") = (b.k0)"), "{sql}");
+        assert!(p.count_sql(0).starts_with("SELECT count(*) FROM \"app\".\"sessions\" t WHERE"));
+    }
+
+    #[test]
+    fn tables_without_a_primary_key_page_by_ctid() {
+        let mut cat = sessions_catalog();
+        cat.tables[4].primary_key = None;
+        let a = analyze(&cat);
+        let p = SessionPlan::new(&cat, &a, &[]).unwrap();
+        let sql = p.batch_sql(0);
+        assert!(sql.contains("(t.tableoid, t.ctid) > ($5[1]::pg_catalog.oid, $5[2]::pg_catalog.tid)"), "{sql}");
+    }
+}
