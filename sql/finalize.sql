@@ -96,6 +96,21 @@ AS $$ SELECT forget._create_anonymization_job(start_ts, end_ts, user_ids, ips::t
 COMMENT ON FUNCTION forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[])
     IS 'queues a job masking rows in [start_ts, end_ts] whose subject is in user_ids or whose IP is in ips';
 
+-- A copy of each person's data (access and portability requests): the rows
+-- locate_users counts, each as to_jsonb gives it. RETURN QUERY streams through
+-- a tuplestore (work_mem, then temporary files), not one array in memory.
+CREATE FUNCTION forget.export_users(usernames text[])
+RETURNS TABLE (username text, schema_name text, table_name text, data jsonb)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    q text;
+BEGIN
+    q := forget._export_users_sql(usernames);
+    RETURN QUERY EXECUTE q USING usernames;
+END
+$$;
+COMMENT ON FUNCTION forget.export_users(text[]) IS 'a copy of each person''s rows (GDPR articles 15 and 20), the same reach as locate_users';
+
 -- Runs queued jobs in batches, committing after each batch (a C procedure:
 -- it must be called with CALL outside a transaction block).
 CREATE PROCEDURE forget.run_jobs(max_jobs integer DEFAULT NULL)
@@ -109,7 +124,8 @@ REVOKE EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delet
     forget._mask_text(text, integer, boolean), forget._mask_inet(inet, integer),
     forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean),
     forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[]),
-    forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[])
+    forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[]),
+    forget.export_users(text[]), forget._export_users_sql(text[])
   FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE forget.run_jobs(integer) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE forget.run_jobs(integer) TO forget_admin;
@@ -118,5 +134,6 @@ GRANT EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delete
     forget._mask_text(text, integer, boolean), forget._mask_inet(inet, integer),
     forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean),
     forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[]),
-    forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[])
+    forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[]),
+    forget.export_users(text[]), forget._export_users_sql(text[])
   TO forget_admin;

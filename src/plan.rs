@@ -21,7 +21,7 @@ use std::fmt::Write;
 
 use crate::catalog::{Analysis, Catalog, TaggedColumn};
 use crate::graph::{Graph, Reach};
-use crate::sql::{ident, qualified};
+use crate::sql::{ident, qualified, sql_literal};
 use crate::tags::{Role, Strategy, TypeClass};
 
 /// Name of the CTE column that says whose row it is (NULL when all people of
@@ -412,6 +412,47 @@ impl<'a> Plan<'a> {
         format!("WITH RECURSIVE {}\n{}", self.matched_ctes(Grouping::PerName), sel.join("\nUNION ALL "))
     }
 
+    /// A copy of each person's rows (`export_users`): `(username, schema_name,
+    /// table_name, data jsonb)`, from exactly the rows `locate_sql` counts,
+    /// ordered by name (as given), table, then key; a name with no rows gives
+    /// one row with NULLs.
+    pub fn export_sql(&self) -> String {
+        let mut branches = Vec::new();
+        for (pi, t) in self.tables.iter().enumerate() {
+            if !t.has_cte() {
+                continue;
+            }
+            let (schema, table) = self.schema_table(pi);
+            let key = self.key_expr(pi, "t");
+            let mkey = self.cte_key_expr(pi, "m");
+            branches.push(format!(
+                "SELECT m.{who} AS who, {pi} AS ti, row_number() OVER (PARTITION BY m.{who} ORDER BY {korder}) AS rn,                  {s}::text AS schema_name, {tn}::text AS table_name, pg_catalog.to_jsonb(t.*) AS data                  FROM {from} t JOIN (SELECT DISTINCT m.{who}, {mcols} FROM {cte} m) m ON {key} = {mkey}",
+                who = ident(WHO),
+                korder = key.trim_start_matches('(').trim_end_matches(')'),
+                s = sql_literal(schema),
+                tn = sql_literal(table),
+                from = self.qname(pi),
+                mcols = mkey.trim_start_matches('(').trim_end_matches(')'),
+                cte = Self::cte_name(pi),
+            ));
+        }
+        let names = "names AS (SELECT n.name, min(n.ord) AS ord FROM unnest($1::text[]) WITH ORDINALITY AS n(name, ord) GROUP BY n.name)";
+        if branches.is_empty() {
+            return format!(
+                "WITH {names} SELECT names.name, NULL::text, NULL::text, NULL::jsonb FROM names ORDER BY names.ord"
+            );
+        }
+        format!(
+            "WITH RECURSIVE {ctes},
+{names},
+rows AS ({rows})
+             SELECT names.name, r.schema_name, r.table_name, r.data FROM names LEFT JOIN rows r ON r.who = names.name              ORDER BY names.ord, r.schema_name, r.table_name, r.rn",
+            ctes = self.matched_ctes(Grouping::PerName),
+            rows = branches.join("
+UNION ALL "),
+        )
+    }
+
     /// Before changing anything: the people's identifiers (for scrubbing), the
     /// old values of unique masked columns (to give each a distinct
     /// replacement), the names found in no subject table, and rows matched per
@@ -723,6 +764,18 @@ mod tests {
         let sql = p.main_sql(Mode::Anonymize, false);
         assert!(sql.contains(r#""a""; DROP TABLE x; --"."users""#), "{sql}");
         assert!(sql.contains(r#"t."user""name""#), "{sql}");
+    }
+
+    #[test]
+    fn export_reads_the_same_ctes_per_name_and_orders_rows() {
+        let cat = portal();
+        let a = analyze(&cat);
+        let p = Plan::new(&cat, &a);
+        let sql = p.export_sql();
+        assert!(sql.starts_with("WITH RECURSIVE m_0 AS (SELECT DISTINCT n.name"), "{sql}");
+        assert!(sql.contains(r#"pg_catalog.to_jsonb(t.*) AS data FROM "app"."events" t JOIN (SELECT DISTINCT m."__pgf_who", m."id" FROM m_1 m) m ON (t."id") = (m."id")"#), "{sql}");
+        assert!(sql.ends_with("ORDER BY names.ord, r.schema_name, r.table_name, r.rn"), "{sql}");
+        assert_eq!(sql_literal("it's"), "'it''s'");
     }
 
     #[test]

@@ -30,6 +30,22 @@ pub fn qualified(schema: &str, name: &str) -> String {
     s
 }
 
+/// A string literal for a name from the catalog (quotes doubled; `E''` never needed
+/// with standard_conforming_strings, which PostgreSQL has on by default since 9.1).
+pub fn sql_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for ch in s.chars() {
+        match ch {
+            '\'' => out.push_str("''"),
+            '\0' => {}
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// `"a", "b", "c"`
 pub fn ident_list<S: AsRef<str>>(names: &[S]) -> String {
     let mut out = String::new();

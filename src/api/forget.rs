@@ -334,3 +334,17 @@ fn locate_users(
     rows.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
     TableIterator::new(rows.into_iter().map(|r| (r.2, r.3, r.4, r.5, r.6)))
 }
+
+/// Validates the names, records `exported` in the audit log, and returns the
+/// query that `forget.export_users` runs (see `Plan::export_sql`).
+#[pg_extern(volatile, parallel_unsafe)]
+fn _export_users_sql(usernames: Option<Vec<Option<String>>>) -> String {
+    let names = validate_names(usernames, "usernames");
+    let (cat, a) = checked_catalog();
+    let plan = Plan::new(&cat, &a);
+    let key = key();
+    let hmac = Pseudonymizer::new(&key);
+    let pseudonyms: Vec<String> = names.iter().map(|n| hmac.pseudonym(n)).collect();
+    jobs::audit("exported", None, &jobs::caller_role(), &pseudonyms);
+    plan.export_sql()
+}
