@@ -44,7 +44,7 @@ SELECT :'case', :'start_ts', :'end_ts', u.users, n.nets,
   FROM (SELECT coalesce(array_agg(user_id ORDER BY user_id), '{}') AS users FROM chosen_users) AS u,
        (SELECT coalesce(array_agg(net ORDER BY net), '{}') AS nets FROM chosen_nets) AS n;
 
-SELECT format('case %s window=[%s,%s] users=%s nets=%s(/%s) rows=%s of %s (%s%%)',
+SELECT format('bench_case %s window=[%s,%s] users=%s nets=%s(/%s) rows=%s of %s (%s%%)',
               name, to_char(start_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
               to_char(end_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
               cardinality(users), cardinality(nets), :net_prefix, expected,

@@ -426,7 +426,7 @@ impl<'a> Plan<'a> {
             let key = self.key_expr(pi, "t");
             let mkey = self.cte_key_expr(pi, "m");
             branches.push(format!(
-                "SELECT m.{who} AS who, {pi} AS ti, row_number() OVER (PARTITION BY m.{who} ORDER BY {korder}) AS rn,                  {s}::text AS schema_name, {tn}::text AS table_name, pg_catalog.to_jsonb(t.*) AS data                  FROM {from} t JOIN (SELECT DISTINCT m.{who}, {mcols} FROM {cte} m) m ON {key} = {mkey}",
+                "SELECT m.{who} AS who, {pi} AS ti, row_number() OVER (PARTITION BY m.{who} ORDER BY {korder}) AS rn, {s}::text AS schema_name, {tn}::text AS table_name, pg_catalog.to_jsonb(t.*) AS data FROM {from} t JOIN (SELECT DISTINCT m.{who}, {mcols} FROM {cte} m) m ON {key} = {mkey}",
                 who = ident(WHO),
                 korder = key.trim_start_matches('(').trim_end_matches(')'),
                 s = sql_literal(schema),
@@ -446,7 +446,7 @@ impl<'a> Plan<'a> {
             "WITH RECURSIVE {ctes},
 {names},
 rows AS ({rows})
-             SELECT names.name, r.schema_name, r.table_name, r.data FROM names LEFT JOIN rows r ON r.who = names.name              ORDER BY names.ord, r.schema_name, r.table_name, r.rn",
+             SELECT names.name, r.schema_name, r.table_name, r.data FROM names LEFT JOIN rows r ON r.who = names.name ORDER BY names.ord, r.schema_name, r.table_name, r.rn",
             ctes = self.matched_ctes(Grouping::PerName),
             rows = branches.join("
 UNION ALL "),
