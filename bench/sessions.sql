@@ -12,6 +12,7 @@
 --   agent       one of eight browser strings
 --   started_at  spread evenly over 2024 (366 days), increasing with id
 \set ON_ERROR_STOP 1
+SET client_min_messages = warning;
 
 DROP TABLE IF EXISTS bench_source, sessions, sessions_plain, bench_case;
 

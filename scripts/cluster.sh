@@ -50,6 +50,11 @@ CONF
     fi
     echo "cluster: stopped"
     ;;
+  crash)
+    # stop without a shutdown checkpoint, as a power cut would (crash tests)
+    as_pg "$BIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
+    echo "cluster: crashed"
+    ;;
   destroy)
     "$0" stop >/dev/null
     rm -rf "$PGFORGET_ROOT"
@@ -61,7 +66,7 @@ CONF
     echo "export PGHOST=$SOCK PGPORT=$PGFORGET_PORT PGUSER=postgres"
     ;;
   *)
-    echo "usage: $0 start [conf lines]|stop|destroy|status|env" >&2
+    echo "usage: $0 start [conf lines]|stop|crash|destroy|status|env" >&2
     exit 2
     ;;
 esac

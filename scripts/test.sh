@@ -77,7 +77,7 @@ if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; 
 
 # 4. client connections over TCP to the scratch cluster
 export PGFORGET_TEST_DSN="host=127.0.0.1 port=$PGFORGET_PORT user=postgres dbname=postgres"
-layer_cargo client cargo test --features client_tests --test client
+layer_cargo client cargo test --features client_tests --test client --test crash
 
 bash scripts/cluster.sh stop
 finish 0

@@ -50,6 +50,7 @@ CREATE TABLE forget.job (
     params       jsonb       NOT NULL DEFAULT '{}',
     progress     jsonb       NOT NULL DEFAULT '{}',
     runner_pid   integer,
+    claimed_at   timestamptz,
     attempts     integer     NOT NULL DEFAULT 0
 );
 CREATE INDEX job_due_idx ON forget.job (due_at) WHERE status = 'queued';

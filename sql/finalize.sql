@@ -43,13 +43,24 @@ BEGIN
 END
 $$;
 
+-- Is the process that claimed a running job still there? (A pid alone is not
+-- enough: after a restart the same pid may belong to another backend.)
+CREATE FUNCTION forget._runner_alive(pid integer, claimed_at timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_stat_activity a
+                    WHERE a.pid = _runner_alive.pid AND a.backend_start <= _runner_alive.claimed_at)
+$$;
+
 CREATE VIEW forget.jobs AS
 SELECT id, kind, status, dry_run, created_at, due_at, started_at, finished_at,
        rows_matched, rows_done,
        CASE WHEN status = 'done' THEN 100::numeric
             WHEN rows_matched = 0 THEN 0::numeric
             ELSE pg_catalog.round(100.0 * rows_done / rows_matched, 1) END AS percent,
-       error
+       error,
+       status = 'running' AND NOT coalesce(forget._runner_alive(runner_pid, claimed_at), false) AS abandoned,
+       attempts
   FROM forget.job;
 COMMENT ON VIEW forget.jobs IS 'pg_forget jobs: kind, status, times, progress, error of a failed job';
 REVOKE ALL ON forget.jobs FROM PUBLIC;
@@ -117,6 +128,38 @@ CREATE PROCEDURE forget.run_jobs(max_jobs integer DEFAULT NULL)
 LANGUAGE c AS 'MODULE_PATHNAME', 'forget_run_jobs';
 COMMENT ON PROCEDURE forget.run_jobs(integer) IS 'runs due pg_forget jobs in batches of forget.batch_size rows, committing after each';
 
+-- Queues a failed job, or a running one whose runner is gone, again; it
+-- resumes from its recorded progress and keeps its id.
+CREATE FUNCTION forget.retry_job(job_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    j forget.job;
+BEGIN
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job_id must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT * INTO j FROM forget.job WHERE id = retry_job.job_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'job % does not exist', job_id USING ERRCODE = 'P0002';
+    END IF;
+    IF j.status = 'running' AND forget._runner_alive(j.runner_pid, j.claimed_at) THEN
+        RAISE EXCEPTION 'job % is running in process %', job_id, j.runner_pid USING ERRCODE = '55000';
+    END IF;
+    IF j.status NOT IN ('failed', 'running') THEN
+        RAISE EXCEPTION 'job % is %, only a failed or abandoned job can be retried', job_id, j.status USING ERRCODE = '55000';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM forget.job_subject s WHERE s.job_id = retry_job.job_id) THEN
+        RAISE EXCEPTION 'job % has no identifiers left to resume with (it ran in the caller''s transaction)', job_id USING ERRCODE = '55000';
+    END IF;
+    UPDATE forget.job SET status = 'queued', runner_pid = NULL, claimed_at = NULL, finished_at = NULL,
+                          error = NULL, due_at = least(due_at, clock_timestamp())
+     WHERE id = retry_job.job_id;
+    INSERT INTO forget.audit_log (action, job_id, role_name) VALUES ('retried', retry_job.job_id, session_user);
+    RETURN job_id;
+END
+$$;
+
 -- Only forget_admin (and superusers) may erase, locate, read jobs or use the
 -- internal masking helpers.
 REVOKE EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delete_users(text[], boolean),
@@ -125,7 +168,7 @@ REVOKE EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delet
     forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean),
     forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[]),
     forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[]),
-    forget.export_users(text[]), forget._export_users_sql(text[])
+    forget.export_users(text[]), forget._export_users_sql(text[]), forget.retry_job(bigint)
   FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE forget.run_jobs(integer) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE forget.run_jobs(integer) TO forget_admin;
@@ -135,5 +178,5 @@ GRANT EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delete
     forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean),
     forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[]),
     forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[]),
-    forget.export_users(text[]), forget._export_users_sql(text[])
+    forget.export_users(text[]), forget._export_users_sql(text[]), forget.retry_job(bigint)
   TO forget_admin;

@@ -32,8 +32,9 @@ pub fn caller_role() -> String {
 pub fn start_job(kind: &str, dry_run: bool, role: &str) -> i64 {
     as_owner(|| {
         Spi::get_one_with_args::<i64>(
-            "INSERT INTO forget.job (kind, status, dry_run, started_at, role_name, runner_pid)
-             VALUES ($1, 'running', $2, pg_catalog.clock_timestamp(), $3, pg_catalog.pg_backend_pid()) RETURNING id",
+            "INSERT INTO forget.job (kind, status, dry_run, started_at, role_name, runner_pid, claimed_at)
+             VALUES ($1, 'running', $2, pg_catalog.clock_timestamp(), $3, pg_catalog.pg_backend_pid(), pg_catalog.clock_timestamp())
+             RETURNING id",
             &[kind.into(), dry_run.into(), role.into()],
         )
         .or_raise()

@@ -137,7 +137,8 @@ fn claim() -> Option<Claimed> {
             let tab = c.update(
                 "UPDATE forget.job j
                     SET status = 'running', started_at = coalesce(j.started_at, pg_catalog.clock_timestamp()),
-                        runner_pid = pg_catalog.pg_backend_pid(), attempts = j.attempts + 1, error = NULL
+                        runner_pid = pg_catalog.pg_backend_pid(), claimed_at = pg_catalog.clock_timestamp(),
+                        attempts = j.attempts + 1, error = NULL
                   WHERE j.id = (SELECT q.id FROM forget.job q
                                  WHERE q.status = 'queued' AND q.due_at <= pg_catalog.clock_timestamp()
                                  ORDER BY q.due_at, q.id LIMIT 1 FOR UPDATE SKIP LOCKED)

@@ -95,11 +95,23 @@ CALL forget.run_jobs();
 SELECT status, error, finished_at IS NOT NULL AS finished FROM forget.job_status(:job3);
 SELECT action FROM forget.audit_log WHERE job_id = :job3 ORDER BY id;
 DROP TRIGGER boom ON mon.sessions;
+-- forget.retry_job queues a failed job again; it keeps its id and resumes
+SELECT forget.retry_job(:job3) = :job3 AS same_id;
+SELECT status, error, abandoned FROM forget.jobs WHERE id = :job3;
+CALL forget.run_jobs();
+SELECT status, rows_done, error FROM forget.job_status(:job3);
+SELECT id, user_id FROM mon.sessions WHERE id = 5;
+SELECT action FROM forget.audit_log WHERE job_id = :job3 ORDER BY id;
+-- only failed or abandoned jobs can be retried
+SELECT regress.err($$SELECT forget.retry_job(NULL)$$);
+SELECT regress.err($$SELECT forget.retry_job(-1)$$);
+SELECT regexp_replace(regress.err(format('SELECT forget.retry_job(%s)', :job3)), 'job \d+', 'job N') AS err;
 -- a plain role may not queue or run jobs
 CREATE ROLE regress_jobs_app;
 SET ROLE regress_jobs_app;
 SELECT regress.err($$SELECT forget.create_anonymization_job(NULL, NULL, '{u1}', NULL, NULL)$$);
 SELECT regress.err($$CALL forget.run_jobs()$$);
+SELECT regexp_replace(regress.err(format('SELECT forget.retry_job(%s)', :job3)), 'job \d+', 'job N') AS err;
 RESET ROLE;
 DROP ROLE regress_jobs_app;
 RESET forget.batch_size;
