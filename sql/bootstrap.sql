@@ -85,7 +85,7 @@ CREATE INDEX audit_log_job_idx ON forget.audit_log (job_id);
 -- Identifiers a queued job needs to find its rows; removed when the job is done.
 CREATE TABLE forget.job_subject (
     job_id bigint NOT NULL REFERENCES forget.job ON DELETE CASCADE,
-    kind   text   NOT NULL CHECK (kind IN ('user', 'ip')),
+    kind   text   NOT NULL CHECK (kind IN ('user', 'ip', 'key')),
     value  text   NOT NULL
 );
 CREATE INDEX job_subject_job_idx ON forget.job_subject (job_id);

@@ -160,6 +160,106 @@ BEGIN
 END
 $$;
 
+-- Automatic anonymization after a delete (SPEC section 6). Tables tagged
+-- `@pii subjects` get a statement-level AFTER DELETE trigger that queues the
+-- deleted people (their subject and key values) as an `auto` job due after
+-- forget.anonymize_delay. An event trigger keeps these triggers in step with
+-- the comments; rows deleted by pg_forget itself queue nothing.
+CREATE FUNCTION forget._queue_auto(names text[], keys text[])
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    delay interval := coalesce(nullif(current_setting('forget.anonymize_delay', true), '')::interval, interval '10 minutes');
+    id bigint;
+BEGIN
+    INSERT INTO forget.job (kind, status, due_at, role_name)
+    VALUES ('auto', 'queued', clock_timestamp() + delay, session_user)
+    RETURNING job.id INTO id;
+    INSERT INTO forget.job_subject (job_id, kind, value)
+    SELECT id, 'user', n FROM unnest(names) AS n
+    UNION ALL SELECT id, 'key', k FROM unnest(keys) AS k;
+    INSERT INTO forget.audit_log (action, job_id, role_name, subject_pseudonym)
+    SELECT 'queued', id, session_user, forget.pseudonym(n) FROM unnest(names) AS n;
+    RETURN id;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION forget._queue_auto(text[], text[]) FROM PUBLIC;
+
+CREATE FUNCTION forget._on_subject_delete()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    subjects text[] := TG_ARGV[0]::text[];
+    keycols text[] := coalesce(TG_ARGV[1]::text[], '{}');
+    names text[];
+    keys text[];
+    q text;
+BEGIN
+    IF NOT coalesce(nullif(current_setting('forget.auto_anonymize', true), '')::boolean, true)
+       OR coalesce(current_setting('pg_forget.erasing', true), '') = 'on' THEN
+        RETURN NULL;
+    END IF;
+    SELECT string_agg(format('SELECT %I::text FROM forget_deleted', c), ' UNION ') INTO q FROM unnest(subjects) AS c;
+    EXECUTE 'SELECT array_agg(DISTINCT v) FROM (' || q || ') s(v) WHERE v IS NOT NULL AND v <> '''''
+       INTO names;
+    IF names IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF cardinality(keycols) > 0 THEN
+        SELECT string_agg(format('SELECT %I::text FROM forget_deleted', c), ' UNION ') INTO q FROM unnest(keycols) AS c;
+        EXECUTE 'SELECT coalesce(array_agg(DISTINCT v), ''{}'') FROM (' || q || ') s(v) WHERE v IS NOT NULL AND v <> '''''
+           INTO keys;
+    END IF;
+    PERFORM forget._queue_auto(names, coalesce(keys, '{}'));
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    -- never block the application's DELETE; say what went wrong (no values)
+    RAISE WARNING 'pg_forget: could not queue automatic anonymization after a delete from %.%: %',
+        TG_TABLE_SCHEMA, TG_TABLE_NAME, SQLSTATE;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION forget._sync_subject_triggers()
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    want oid[] := '{}';
+    args bytea;
+BEGIN
+    FOR r IN SELECT s.*, format('%I.%I', s.schema_name, s.table_name)::regclass AS rel FROM forget._subject_tables() s LOOP
+        want := want || r.rel::oid;
+        args := convert_to(r.subject_columns::text, 'UTF8') || '\x00'::bytea || convert_to(r.key_columns::text, 'UTF8') || '\x00'::bytea;
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = r.rel AND t.tgname = 'forget_auto_anonymize' AND t.tgargs = args) THEN
+            IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = r.rel AND t.tgname = 'forget_auto_anonymize') THEN
+                EXECUTE format('DROP TRIGGER forget_auto_anonymize ON %s', r.rel);
+            END IF;
+            EXECUTE format('CREATE TRIGGER forget_auto_anonymize AFTER DELETE ON %s REFERENCING OLD TABLE AS forget_deleted '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION forget._on_subject_delete(%L, %L)',
+                           r.rel, r.subject_columns::text, r.key_columns::text);
+        END IF;
+    END LOOP;
+    FOR r IN SELECT t.tgrelid::regclass AS rel FROM pg_trigger t
+              WHERE t.tgname = 'forget_auto_anonymize' AND NOT (t.tgrelid = ANY(want)) LOOP
+        EXECUTE format('DROP TRIGGER forget_auto_anonymize ON %s', r.rel);
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION forget._on_ddl()
+RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM forget._sync_subject_triggers();
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'pg_forget: could not update its automatic-anonymization triggers: % (%)', SQLERRM, SQLSTATE;
+END
+$$;
+CREATE EVENT TRIGGER forget_sync_subject_triggers ON ddl_command_end
+    WHEN TAG IN ('COMMENT', 'CREATE TABLE', 'ALTER TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+    EXECUTE FUNCTION forget._on_ddl();
+
 -- Only forget_admin (and superusers) may erase, locate, read jobs or use the
 -- internal masking helpers.
 REVOKE EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delete_users(text[], boolean),
@@ -168,7 +268,8 @@ REVOKE EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delet
     forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean),
     forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[]),
     forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[]),
-    forget.export_users(text[]), forget._export_users_sql(text[]), forget.retry_job(bigint)
+    forget.export_users(text[]), forget._export_users_sql(text[]), forget.retry_job(bigint),
+    forget.retry_anonymization(text, text, text)
   FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE forget.run_jobs(integer) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE forget.run_jobs(integer) TO forget_admin;
@@ -178,5 +279,9 @@ GRANT EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delete
     forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean),
     forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[]),
     forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[]),
-    forget.export_users(text[]), forget._export_users_sql(text[]), forget.retry_job(bigint)
+    forget.export_users(text[]), forget._export_users_sql(text[]), forget.retry_job(bigint),
+    forget.retry_anonymization(text, text, text)
   TO forget_admin;
+
+-- tables already tagged `@pii subjects` when the extension is created
+SELECT forget._sync_subject_triggers();

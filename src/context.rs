@@ -14,7 +14,7 @@ use pgrx::Inet;
 use crate::api::raise;
 use crate::error::ForgetError;
 use crate::mask::hmac::{Pseudonymizer, REPLACEMENT};
-use crate::mask::{ip, json, text::Scrubber};
+use crate::mask::{ip, json, looks_masked, text::Scrubber, MaskedForm};
 use crate::tags::Strategy;
 
 pub struct SlotState {
@@ -82,6 +82,17 @@ fn with_slot<R>(slot: i32, f: impl FnOnce(&mut SlotState, &CallContext) -> R) ->
 
 impl CallContext {
     fn mask_text(&self, s: &SlotState, v: &str, person: bool) -> String {
+        // what is already masked stays as it is (a retry must not mask twice)
+        let form = match &s.strategy {
+            Strategy::Subject | Strategy::Redact(None) => Some(MaskedForm::Constant(REPLACEMENT)),
+            Strategy::Redact(Some(t)) => Some(MaskedForm::Constant(t.as_str())),
+            Strategy::Email => Some(MaskedForm::Email),
+            Strategy::Hash => Some(MaskedForm::Hash),
+            _ => None,
+        };
+        if form.is_some_and(|f| looks_masked(f, v)) {
+            return v.to_owned();
+        }
         // a unique column needs a distinct value per person: the precomputed one, or a hash suffix
         let mapped = |fallback: String| match &s.unique_map {
             Some(m) => m.get(v).cloned().unwrap_or(fallback),

@@ -42,6 +42,13 @@ pub fn start_job(kind: &str, dry_run: bool, role: &str) -> i64 {
     })
 }
 
+pub fn set_params(id: i64, params: &str) {
+    as_owner(|| {
+        Spi::run_with_args("UPDATE forget.job SET params = $2::jsonb WHERE id = $1", &[id.into(), params.to_string().into()])
+            .or_raise()
+    })
+}
+
 pub fn finish_job(id: i64, matched: i64, done: i64) {
     as_owner(|| {
         Spi::run_with_args(

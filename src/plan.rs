@@ -106,6 +106,8 @@ pub struct Plan<'a> {
     pos: Vec<Option<usize>>,
     /// foreign keys as (child catalog index, parent catalog index, fk index)
     edges: Vec<(usize, usize, usize)>,
+    /// also match rows on `key` columns against `$3` (retry_anonymization)
+    pub match_keys: bool,
 }
 
 impl<'a> Plan<'a> {
@@ -157,7 +159,7 @@ impl<'a> Plan<'a> {
                 add(tt.index, Reach::None, &mut tables, &mut slots);
             }
         }
-        let mut plan = Plan { cat, analysis, tables, slots, pos, edges };
+        let mut plan = Plan { cat, analysis, tables, slots, pos, edges, match_keys: false };
         plan.compute_carried();
         plan
     }
@@ -260,7 +262,7 @@ impl<'a> Plan<'a> {
     }
 
     fn subject_match(&self, pi: usize, alias: &str, names: &str) -> String {
-        let conds: Vec<String> = self
+        let mut conds: Vec<String> = self
             .tagged_columns(pi)
             .iter()
             .filter(|c| c.has_role(Role::Subject))
@@ -269,7 +271,33 @@ impl<'a> Plan<'a> {
                 n => format!("{alias}.{} = {n}::{}", ident(&c.name), c.type_ident),
             })
             .collect();
+        if self.match_keys && names == "$1" {
+            conds.extend(
+                self.tagged_columns(pi)
+                    .iter()
+                    .filter(|c| c.has_role(Role::Key))
+                    .map(|c| format!("{alias}.{} = ANY($3::{}[])", ident(&c.name), c.type_ident)),
+            );
+        }
         format!("({})", conds.join(" OR "))
+    }
+
+    /// Plan indexes of the tables tagged `@pii subjects` that have a subject column.
+    pub fn account_tables(&self) -> Vec<usize> {
+        (0..self.tables.len())
+            .filter(|&pi| {
+                self.tables[pi].reach == Reach::Subject && self.analysis.tables[self.tables[pi].table].table.subjects
+            })
+            .collect()
+    }
+
+    /// Which of the names `$1` have a row in account table `pi` (`SELECT name`).
+    pub fn existing_names_sql(&self, pi: usize) -> String {
+        format!(
+            "SELECT n.name FROM unnest($1::text[]) AS n(name) WHERE EXISTS (SELECT 1 FROM {} t WHERE {})",
+            self.qname(pi),
+            self.subject_match(pi, "t", "n.name")
+        )
     }
 
     // ---- the matched-rows CTEs ---------------------------------------------
@@ -776,6 +804,22 @@ mod tests {
         assert!(sql.contains(r#"pg_catalog.to_jsonb(t.*) AS data FROM "app"."events" t JOIN (SELECT DISTINCT m."__pgf_who", m."id" FROM m_1 m) m ON (t."id") = (m."id")"#), "{sql}");
         assert!(sql.ends_with("ORDER BY names.ord, r.schema_name, r.table_name, r.rn"), "{sql}");
         assert_eq!(sql_literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn retry_plans_match_key_columns_too() {
+        let mut cat = portal();
+        cat.tables[0].columns.push(col("user_key", "text", "S", Some("@pii key")));
+        let a = analyze(&cat);
+        let mut p = Plan::new(&cat, &a);
+        assert!(!p.matched_ctes(Grouping::All).contains("$3"));
+        p.match_keys = true;
+        let sql = p.matched_ctes(Grouping::All);
+        assert!(sql.contains(r#"(t."username" = ANY($1::"pg_catalog"."text"[]) OR t."user_key" = ANY($3::"pg_catalog"."text"[]))"#), "{sql}");
+        // per-name attribution never matches keys
+        assert!(!p.matched_ctes(Grouping::PerName).contains("$3"));
+        assert_eq!(p.account_tables(), vec![0]);
+        assert!(p.existing_names_sql(0).contains("EXISTS (SELECT 1 FROM \"app\".\"users\" t WHERE (t.\"username\" = n.name"));
     }
 
     #[test]

@@ -204,6 +204,7 @@ fn run_one(driver: Driver, job: Claimed) {
     let scrub = Scrubber::try_new(&ids).unwrap_or_else(|_| Scrubber::new::<&str>(&[]));
     let r = match job.kind.as_str() {
         "session" => run_session(driver, &job, &subjects),
+        "auto" => run_auto(driver, &job, &subjects),
         k => Err(format!("jobs of kind {k} cannot be run by this version of pg_forget")),
     };
     if let Err(m) = r {
@@ -381,6 +382,51 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)]) -> 
     let hmac = Pseudonymizer::new(&key);
     let pseudonyms: Vec<String> = subjects.iter().map(|(_, v)| hmac.pseudonym(v)).collect();
     jobs::audit("completed", Some(job.id), &jobs::caller_role(), &pseudonyms);
+    driver.commit();
+    Ok(())
+}
+
+/// An automatic anonymization after a delete: everything that remains of the
+/// deleted people, in one transaction (like `anonymize_users`). A name that
+/// exists again in an account table (deleted and re-created before the delay)
+/// is left alone: its rows are the new account's now.
+fn run_auto(driver: Driver, job: &Claimed, subjects: &[(String, String)]) -> Result<(), String> {
+    let names: Vec<String> = subjects.iter().filter(|(k, _)| k == "user").map(|(_, v)| v.clone()).collect();
+    let keys: Vec<String> = subjects.iter().filter(|(k, _)| k == "key").map(|(_, v)| v.clone()).collect();
+    in_subtransaction(|| {
+        let (cat, a) = crate::api::forget::checked_catalog();
+        let plan = crate::plan::Plan::new(&cat, &a);
+        let mut back: Vec<String> = Vec::new();
+        for pi in plan.account_tables() {
+            let found = Spi::connect(|c| {
+                let tab = c.select(&plan.existing_names_sql(pi), None, &[names.clone().into()])?;
+                let mut v = Vec::new();
+                for row in tab {
+                    if let Some(n) = row.get::<String>(1)? {
+                        v.push(n);
+                    }
+                }
+                Ok::<_, pgrx::spi::SpiError>(v)
+            })
+            .or_raise();
+            back.extend(found);
+        }
+        let remaining: Vec<String> = names.iter().filter(|n| !back.contains(n)).cloned().collect();
+        let req = crate::api::forget::EraseRequest {
+            names: remaining,
+            keys: if back.is_empty() { keys.clone() } else { Vec::new() },
+            mode: crate::plan::Mode::Anonymize,
+            dry_run: false,
+            kind: "auto",
+            person: None,
+            params: (!back.is_empty()).then(|| serde_json::json!({ "recreated": back.len() }).to_string()),
+        };
+        crate::api::forget::erase_request(&req, Some(job.id));
+        as_owner(|| {
+            Spi::run_with_args("DELETE FROM forget.job_subject WHERE job_id = $1", &[job.id.into()]).or_raise();
+            Spi::run_with_args("UPDATE forget.job SET runner_pid = NULL WHERE id = $1", &[job.id.into()]).or_raise();
+        });
+    })?;
     driver.commit();
     Ok(())
 }

@@ -66,11 +66,11 @@ struct Gathered {
     counts: HashMap<usize, i64>,
 }
 
-fn gather(plan: &Plan, names: &[String]) -> Gathered {
+fn gather(plan: &Plan, names: &[String], keys: &[String]) -> Gathered {
     let sql = plan.gather_sql();
     Spi::connect(|client| {
         let mut g = Gathered::default();
-        let tab = client.select(&sql, None, &[names.to_vec().into()])?;
+        let tab = client.select(&sql, None, &[names.to_vec().into(), Vec::<String>::new().into(), keys.to_vec().into()])?;
         for row in tab {
             let kind: String = row.get(1)?.unwrap_or_default();
             let n: Option<i32> = row.get(2)?;
@@ -92,7 +92,7 @@ fn gather(plan: &Plan, names: &[String]) -> Gathered {
 }
 
 /// Distinct replacements for the unique masked columns (see `unique.rs`).
-fn unique_maps(plan: &Plan, g: &Gathered, hmac: &Pseudonymizer) -> HashMap<usize, HashMap<String, String>> {
+fn unique_maps(plan: &Plan, g: &Gathered, hmac: &Pseudonymizer, person: Option<&str>) -> HashMap<usize, HashMap<String, String>> {
     let mut maps = HashMap::new();
     for (&slot_id, olds) in &g.olds {
         let slot = &plan.slots[slot_id];
@@ -107,6 +107,8 @@ fn unique_maps(plan: &Plan, g: &Gathered, hmac: &Pseudonymizer) -> HashMap<usize
         let make = |old: &str, digits: usize| match &strategy {
             Strategy::Email => hmac.mask_email(old, digits),
             Strategy::Redact(Some(t)) => format!("{t}-{}", hmac.hash_prefix(old, digits)),
+            // a retry gives the person the pseudonym of their original name, whatever the row holds now
+            Strategy::Subject => format!("{REPLACEMENT}-{}", hmac.hash_prefix(person.unwrap_or(old), digits)),
             _ => format!("{REPLACEMENT}-{}", hmac.hash_prefix(old, digits)),
         };
         let taken = |cands: &[String]| -> Result<HashSet<String>, pgrx::spi::SpiError> {
@@ -130,9 +132,9 @@ fn unique_maps(plan: &Plan, g: &Gathered, hmac: &Pseudonymizer) -> HashMap<usize
 /// Per plan table: (rows of the people, other people's rows, deleted?)
 type TableResult = HashMap<usize, (i64, i64, bool)>;
 
-fn run_main(plan: &Plan, mode: Mode, dry_run: bool, names: &[String], patterns: &[String]) -> TableResult {
+fn run_main(plan: &Plan, mode: Mode, dry_run: bool, names: &[String], patterns: &[String], keys: &[String]) -> TableResult {
     let sql = plan.main_sql(mode, dry_run);
-    let args = || [names.to_vec().into(), patterns.to_vec().into()];
+    let args = || [names.to_vec().into(), patterns.to_vec().into(), keys.to_vec().into()];
     let collect = |tab: pgrx::spi::SpiTupleTable<'_>| -> Result<TableResult, pgrx::spi::SpiError> {
         let mut out = HashMap::new();
         for row in tab {
@@ -157,23 +159,53 @@ fn run_main(plan: &Plan, mode: Mode, dry_run: bool, names: &[String], patterns: 
 pub const VACUUM_NOTE: &str =
     "erased values remain in old row versions until VACUUM and in pg_statistic samples until ANALYZE of this table";
 
+/// One erasure: who, how, and what to record.
+pub struct EraseRequest {
+    pub names: Vec<String>,
+    /// original user keys to match `key` columns on (retry_anonymization)
+    pub keys: Vec<String>,
+    pub mode: Mode,
+    pub dry_run: bool,
+    /// `anonymize`, `delete`, `retry` or `auto`
+    pub kind: &'static str,
+    /// the name whose pseudonym gives `anonymous-<hash8>` (a retry's original name)
+    pub person: Option<String>,
+    /// job parameters to record (no personal data)
+    pub params: Option<String>,
+}
+
 /// Anonymize (or delete) everything of these people, in the caller's transaction.
 pub fn erase(usernames: Option<Vec<Option<String>>>, dry_run: Option<bool>, mode: Mode) -> i64 {
     let names = validate_names(usernames, "usernames");
     let Some(dry_run) = dry_run else { raise(ForgetError::NullArgument("dry_run must not be NULL".into())) };
+    let kind = if mode == Mode::Delete { "delete" } else { "anonymize" };
+    erase_request(&EraseRequest { names, keys: Vec::new(), mode, dry_run, kind, person: None, params: None }, None)
+}
+
+/// Runs an erasure in the current transaction, recording it in job `job` (or a new one).
+pub fn erase_request(req: &EraseRequest, job: Option<i64>) -> i64 {
+    let names = &req.names;
+    let (mode, dry_run) = (req.mode, req.dry_run);
     let (cat, a) = checked_catalog();
     let key = key();
     let hmac = Pseudonymizer::new(&key);
-    let plan = Plan::new(&cat, &a);
+    let mut plan = Plan::new(&cat, &a);
+    plan.match_keys = !req.keys.is_empty();
     let role = jobs::caller_role();
-    let kind = if mode == Mode::Delete { "delete" } else { "anonymize" };
-    let job = jobs::start_job(kind, dry_run, &role);
-    let pseudonyms: Vec<String> = names.iter().map(|n| hmac.pseudonym(n)).collect();
-    jobs::audit("started", Some(job), &role, &pseudonyms);
+    let job = job.unwrap_or_else(|| jobs::start_job(req.kind, dry_run, &role));
+    if let Some(p) = &req.params {
+        jobs::set_params(job, p);
+    }
+    let audited: Vec<String> = match &req.person {
+        Some(p) => vec![hmac.pseudonym(p)],
+        None => names.iter().map(|n| hmac.pseudonym(n)).collect(),
+    };
+    jobs::audit("started", Some(job), &role, &audited);
 
-    let g = gather(&plan, &names);
-    let maps = unique_maps(&plan, &g, &hmac);
+    let g = gather(&plan, names, &req.keys);
+    let maps = unique_maps(&plan, &g, &hmac, req.person.as_deref());
     let mut identifiers: Vec<String> = names.clone();
+    identifiers.extend(req.keys.iter().cloned());
     identifiers.extend(g.identifiers.iter().cloned());
     let mut seen = HashSet::new();
     identifiers.retain(|i| !i.is_empty() && seen.insert(i.clone()));
@@ -196,7 +228,10 @@ pub fn erase(usernames: Option<Vec<Option<String>>>, dry_run: Option<bool>, mode
             })
             .collect(),
     };
-    let (results, ctx) = context::with_context(ctx, || run_main(&plan, mode, dry_run, &names, &patterns));
+    // rows this statement deletes from account tables must not queue automatic anonymization
+    Spi::run("SELECT pg_catalog.set_config('pg_forget.erasing', 'on', true)").or_raise();
+    let (results, ctx) = context::with_context(ctx, || run_main(&plan, mode, dry_run, names, &patterns, &req.keys));
+    Spi::run("SELECT pg_catalog.set_config('pg_forget.erasing', '', true)").or_raise();
 
     // the report: per masked column, per deleting table, and the names not found
     let mut rows = Vec::new();
@@ -237,27 +272,28 @@ pub fn erase(usernames: Option<Vec<Option<String>>>, dry_run: Option<bool>, mode
             });
         }
     }
-    for nf in &g.not_found {
-        rows.push(ReportRow {
-            schema_name: None,
-            table_name: None,
-            column_name: None,
-            action: "not_found",
-            row_count: 0,
-            subject_pseudonym: Some(hmac.pseudonym(nf)),
-            note: None,
-        });
+    if req.person.is_none() {
+        for nf in &g.not_found {
+            rows.push(ReportRow {
+                schema_name: None,
+                table_name: None,
+                column_name: None,
+                action: "not_found",
+                row_count: 0,
+                subject_pseudonym: Some(hmac.pseudonym(nf)),
+                note: None,
+            });
+        }
     }
     jobs::write_report(job, &rows);
-    let matched: i64 = plan.tables.iter().enumerate().map(|(pi, _)| g.counts.get(&pi).copied().unwrap_or(0)).sum();
+    let matched: i64 = (0..plan.tables.len()).map(|pi| g.counts.get(&pi).copied().unwrap_or(0)).sum();
     let done: i64 = results.values().map(|r| r.0 + r.1).sum();
     let others: i64 = results.values().map(|r| r.1).sum();
     jobs::finish_job(job, matched + others, if dry_run { 0 } else { done });
-    let found: Vec<String> = names
-        .iter()
-        .filter(|n| !g.not_found.contains(n))
-        .map(|n| hmac.pseudonym(n))
-        .collect();
+    let found: Vec<String> = match &req.person {
+        Some(_) => audited.clone(),
+        None => names.iter().filter(|n| !g.not_found.contains(n)).map(|n| hmac.pseudonym(n)).collect(),
+    };
     if !dry_run {
         if key_changed {
             jobs::audit("key_changed", Some(job), &role, &found);
@@ -266,7 +302,64 @@ pub fn erase(usernames: Option<Vec<Option<String>>>, dry_run: Option<bool>, mode
             jobs::audit("deleted", Some(job), &role, &found);
         }
     }
-    jobs::audit("completed", Some(job), &role, &pseudonyms);
+    jobs::audit("completed", Some(job), &role, &audited);
+    job
+}
+
+/// Completes an anonymization that failed or was cut off: finds the person by
+/// any of the three (the current name may already be the pseudonym), skips
+/// what is already anonymized, finishes the rest in the caller's transaction,
+/// and returns the new job id.
+#[pg_extern(volatile, parallel_unsafe)]
+fn retry_anonymization(current_username: Option<String>, original_username: Option<String>, original_user_key: Option<String>) -> i64 {
+    for (v, arg) in [(&current_username, "current_username"), (&original_username, "original_username"), (&original_user_key, "original_user_key")] {
+        if v.as_deref() == Some("") {
+            raise(ForgetError::InvalidArgument(format!("{arg} must not be an empty string")));
+        }
+    }
+    if current_username.as_deref() == Some(REPLACEMENT) {
+        raise(ForgetError::InvalidArgument(format!(
+            "current_username '{REPLACEMENT}' is shared by everyone anonymized; give the original name or key"
+        )));
+    }
+    if current_username.is_none() && original_username.is_none() && original_user_key.is_none() {
+        raise(ForgetError::NullArgument(
+            "at least one of current_username, original_username and original_user_key must be given".into(),
+        ));
+    }
+    let mut names: Vec<String> = Vec::new();
+    for n in [&original_username, &current_username].into_iter().flatten() {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    let keys: Vec<String> = original_user_key.iter().cloned().collect();
+    let person = original_username.clone().or_else(|| current_username.clone()).or_else(|| original_user_key.clone());
+    // the earlier jobs, found through the audit log's pseudonyms
+    let hmac = Pseudonymizer::new(&key());
+    let pseudonyms: Vec<String> = names.iter().chain(keys.iter()).map(|v| hmac.pseudonym(v)).collect();
+    let earlier: Vec<i64> = jobs::as_owner(|| {
+        Spi::get_one_with_args::<Vec<i64>>(
+            "SELECT coalesce(array_agg(DISTINCT job_id ORDER BY job_id), '{}') FROM forget.audit_log
+              WHERE subject_pseudonym = ANY($1) AND job_id IS NOT NULL",
+            &[pseudonyms.into()],
+        )
+        .or_raise()
+        .unwrap_or_default()
+    });
+    let params = serde_json::json!({ "retry_of": earlier }).to_string();
+    let req = EraseRequest {
+        names,
+        keys,
+        mode: Mode::Anonymize,
+        dry_run: false,
+        kind: "retry",
+        person: person.clone(),
+        params: Some(params),
+    };
+    let job = erase_request(&req, None);
+    let p = hmac.pseudonym(person.as_deref().unwrap_or_default());
+    jobs::audit("retried", Some(job), &jobs::caller_role(), &[p]);
     job
 }
 
@@ -347,4 +440,29 @@ fn _export_users_sql(usernames: Option<Vec<Option<String>>>) -> String {
     let pseudonyms: Vec<String> = names.iter().map(|n| hmac.pseudonym(n)).collect();
     jobs::audit("exported", None, &jobs::caller_role(), &pseudonyms);
     plan.export_sql()
+}
+
+/// Internal: tables tagged `@pii subjects` with their subject and key columns,
+/// for the triggers that queue automatic anonymization after a delete.
+#[pg_extern(stable, parallel_safe)]
+fn _subject_tables() -> TableIterator<
+    'static,
+    (name!(schema_name, String), name!(table_name, String), name!(subject_columns, Vec<String>), name!(key_columns, Vec<String>)),
+> {
+    let cat = super::catalog::load_catalog();
+    let a = catalog::analyze(&cat);
+    let mut out = Vec::new();
+    for tt in &a.tables {
+        if !tt.table.subjects {
+            continue;
+        }
+        let subjects: Vec<String> = tt.columns.iter().filter(|c| c.has_role(Role::Subject)).map(|c| c.name.clone()).collect();
+        if subjects.is_empty() {
+            continue;
+        }
+        let keys: Vec<String> = tt.columns.iter().filter(|c| c.has_role(Role::Key)).map(|c| c.name.clone()).collect();
+        let t = &cat.tables[tt.index];
+        out.push((t.schema.clone(), t.name.clone(), subjects, keys));
+    }
+    TableIterator::new(out)
 }

@@ -64,3 +64,49 @@ mod tests {
         }
     }
 }
+
+/// Does `v` already look like what a masking strategy writes? Then masking it
+/// again must leave it alone (a retry finishes a partial anonymization without
+/// re-hashing what is done). `replacement` is the constant a subject or
+/// `redact` column gets (`anonymous`, or the `redact:TEXT` text).
+pub fn looks_masked(kind: MaskedForm<'_>, v: &str) -> bool {
+    fn hex_tail(s: &str, min: usize) -> bool {
+        s.len() >= min && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
+    match kind {
+        MaskedForm::Constant(r) => v == r || v.strip_prefix(r).and_then(|t| t.strip_prefix('-')).is_some_and(|t| hex_tail(t, 8)),
+        MaskedForm::Email => v
+            .strip_prefix("anon-")
+            .and_then(|t| t.strip_suffix("@anonymized.invalid"))
+            .is_some_and(|t| hex_tail(t, 8)),
+        MaskedForm::Hash => v.len() == 64 && hex_tail(v, 64),
+    }
+}
+
+/// The forms `looks_masked` recognizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskedForm<'a> {
+    Constant(&'a str),
+    Email,
+    Hash,
+}
+
+#[cfg(test)]
+mod masked_tests {
+    use super::*;
+
+    #[test]
+    fn recognizes_what_the_strategies_write() {
+        assert!(looks_masked(MaskedForm::Constant("anonymous"), "anonymous"));
+        assert!(looks_masked(MaskedForm::Constant("anonymous"), "anonymous-3b420bd9"));
+        assert!(looks_masked(MaskedForm::Constant("anonymous"), "anonymous-3b420bd9fa05"));
+        assert!(!looks_masked(MaskedForm::Constant("anonymous"), "anonymous-bob"));
+        assert!(!looks_masked(MaskedForm::Constant("anonymous"), "alice"));
+        assert!(looks_masked(MaskedForm::Constant("(removed)"), "(removed)"));
+        assert!(looks_masked(MaskedForm::Email, "anon-0cf19c8f@anonymized.invalid"));
+        assert!(!looks_masked(MaskedForm::Email, "anon-bob@anonymized.invalid"));
+        assert!(!looks_masked(MaskedForm::Email, "alice@example.com"));
+        assert!(looks_masked(MaskedForm::Hash, &"ab".repeat(32)));
+        assert!(!looks_masked(MaskedForm::Hash, "K-1001"));
+    }
+}
