@@ -495,13 +495,29 @@ UNION ALL "),
             }
             let from = self.qname(pi);
             let isp = self.is_person(pi, "t");
+            // Identifiers come from rows that are the person's alone: an account
+            // row (`@pii subjects`), a row whose every subject value is one of
+            // the names, or a row reached through foreign keys. A row that also
+            // names someone else (bob's message to alice) gives none, or bob's
+            // name would be scrubbed everywhere.
+            let alone = if t.reach == Reach::Subject && !self.analysis.tables[t.table].table.subjects {
+                let conds: Vec<String> = self
+                    .tagged_columns(pi)
+                    .iter()
+                    .filter(|c| c.has_role(Role::Subject))
+                    .map(|c| format!("(t.{col} IS NULL OR t.{col} = ANY($1::{ty}[]))", col = ident(&c.name), ty = c.type_ident))
+                    .collect();
+                format!(" AND {}", conds.join(" AND "))
+            } else {
+                String::new()
+            };
             for c in self.tagged_columns(pi) {
                 let ident_like = c.has_role(Role::Subject)
                     || c.has_role(Role::Key)
                     || matches!(c.strategy, Some(Strategy::Email));
                 if ident_like && c.class == TypeClass::Text {
                     parts.push(format!(
-                        "SELECT 'id'::text, NULL::int, t.{col}::text FROM {from} t WHERE {isp} AND t.{col} IS NOT NULL",
+                        "SELECT 'id'::text, NULL::int, t.{col}::text FROM {from} t WHERE {isp}{alone} AND t.{col} IS NOT NULL",
                         col = ident(&c.name)
                     ));
                 }
@@ -836,6 +852,8 @@ mod tests {
         let p = Plan::new(&cat, &a);
         let sql = p.gather_sql();
         assert!(sql.contains(r#"SELECT 'id'::text, NULL::int, t."username"::text FROM "app"."users" t"#), "{sql}");
+        // users is the account table: no extra condition; events rows must name only the people
+        assert!(!sql.contains(r#"FROM "app"."users" t WHERE (t."id") IN (SELECT m."id" FROM m_0 m) AND (t."#), "{sql}");
         assert!(sql.contains(r#"SELECT 'id'::text, NULL::int, t."email"::text"#), "{sql}");
         assert!(sql.contains(r#"SELECT 'old'::text, 0, t."username"::text"#), "{sql}");
         assert!(sql.contains("SELECT 'nf'::text"), "{sql}");

@@ -507,3 +507,98 @@ fn a_million_row_job_keeps_locks_short_for_concurrent_writers() {
     let newcomers: i64 = db.client.query_one("SELECT count(*) FROM sessions WHERE user_id = 'newcomer'", &[]).unwrap().get(0);
     assert_eq!(newcomers as u64, ops, "no concurrent insert was lost or masked");
 }
+
+#[test]
+fn a_deleted_account_is_anonymized_after_the_delay_and_a_retry_finishes_the_rest() {
+    let mut db = TestDb::new("pgf_client_auto");
+    let c = &mut db.client;
+    c.batch_execute(
+        r#"
+        CREATE TABLE users (id int PRIMARY KEY, username text UNIQUE, user_key text);
+        COMMENT ON TABLE users IS '@pii subjects';
+        COMMENT ON COLUMN users.username IS '@pii subject';
+        COMMENT ON COLUMN users.user_key IS '@pii key';
+        CREATE TABLE events (id int PRIMARY KEY, actor text, assignee_key text, message text);
+        COMMENT ON COLUMN events.actor IS '@pii subject';
+        COMMENT ON COLUMN events.assignee_key IS '@pii key';
+        COMMENT ON COLUMN events.message IS '@pii scrub';
+        INSERT INTO users VALUES (1, 'alice', 'KEY-1'), (2, 'bob', 'KEY-2');
+        INSERT INTO events VALUES (1, 'alice', NULL, 'alice was here'), (2, 'bob', 'KEY-1', 'bob asked alice'), (3, 'bob', NULL, 'bob alone');
+        "#,
+    )
+    .unwrap();
+    // the application deletes alice with a delay of one second
+    c.batch_execute("SET forget.anonymize_delay = '1s'").unwrap();
+    c.execute("DELETE FROM users WHERE username = $1", &[&"alice"]).unwrap();
+    let (kind, due): (String, bool) = {
+        let r = c.query_one("SELECT kind, due_at > now() FROM forget.jobs", &[]).unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!((kind.as_str(), due), ("auto", true));
+    c.execute("CALL forget.run_jobs()", &[]).unwrap();
+    let status: String = c.query_one("SELECT status FROM forget.jobs", &[]).unwrap().get(0);
+    assert_eq!(status, "queued", "not due yet");
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    c.execute("CALL forget.run_jobs()", &[]).unwrap();
+    let status: String = c.query_one("SELECT status FROM forget.jobs", &[]).unwrap().get(0);
+    assert_eq!(status, "done");
+    let msgs: Vec<String> = c.query("SELECT message FROM events ORDER BY id", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    // bob's name is not one of alice's identifiers: it stays in the free text
+    assert_eq!(msgs, vec!["anonymous was here", "bob asked anonymous", "bob alone"]);
+    // event 2 carries alice's key, so the row is hers too (a row of two people belongs to both)
+    let actors: Vec<String> = c.query("SELECT actor FROM events ORDER BY id", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(actors, vec!["anonymous", "anonymous", "bob"]);
+    // the key travelled with the job: bob's event assigned to alice's key is alice's too
+    let key: Option<String> = c.query_one("SELECT assignee_key FROM events WHERE id = 2", &[]).unwrap().get(0);
+    assert_ne!(key.as_deref(), Some("KEY-1"));
+
+    // a partial anonymization of bob, finished by retry_anonymization with bind parameters
+    c.batch_execute("UPDATE users SET username = 'anonymous-0000beef' WHERE id = 2").unwrap();
+    let job: i64 = c
+        .query_one(
+            "SELECT forget.retry_anonymization($1, $2, $3)",
+            &[&Some("anonymous-0000beef"), &Some("bob"), &Some("KEY-2")],
+        )
+        .unwrap()
+        .get(0);
+    let kind: String = c.query_one("SELECT kind FROM forget.job_status($1)", &[&job]).unwrap().get(0);
+    assert_eq!(kind, "retry");
+    let left: i64 = c.query_one("SELECT count(*) FROM events WHERE actor = 'bob' OR message LIKE '%bob%'", &[]).unwrap().get(0);
+    assert_eq!(left, 0);
+    let key: String = c.query_one("SELECT user_key FROM users WHERE id = 2", &[]).unwrap().get(0);
+    assert_eq!(key.len(), 64, "the key is hashed");
+    let retried: i64 = c.query_one("SELECT count(*) FROM forget.audit_log WHERE action = 'retried' AND job_id = $1", &[&job]).unwrap().get(0);
+    assert_eq!(retried, 1);
+    let e = c
+        .query_one("SELECT forget.retry_anonymization($1, $2, $3)", &[&None::<String>, &None::<String>, &None::<String>])
+        .unwrap_err();
+    assert_eq!(e.as_db_error().unwrap().code().code(), "22004");
+}
+
+#[test]
+fn export_a_person_anonymize_and_export_nothing() {
+    let mut db = TestDb::new("pgf_client_export");
+    erasure_fixture(&mut db.client);
+    let c = &mut db.client;
+    let names = vec!["user9"];
+    let rows = c.query("SELECT username, schema_name, table_name, data FROM forget.export_users($1)", &[&names]).unwrap();
+    let sessions: i64 = c
+        .query_one("SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE a.username = 'user9'", &[])
+        .unwrap()
+        .get(0);
+    let exported_sessions = rows.iter().filter(|r| r.get::<_, Option<String>>(2).as_deref() == Some("sessions")).count() as i64;
+    assert_eq!(exported_sessions, sessions);
+    let account: Vec<&postgres::Row> = rows.iter().filter(|r| r.get::<_, Option<String>>(2).as_deref() == Some("accounts")).collect();
+    assert_eq!(account.len(), 1);
+    let data: serde_json::Value = account[0].get(3);
+    assert_eq!(data["email"], "user9@example.com");
+    let located: i64 = c
+        .query_one("SELECT sum(DISTINCT row_count)::int8 FROM forget.locate_users($1) WHERE table_name = 'sessions'", &[&names])
+        .unwrap()
+        .get(0);
+    assert_eq!(located, exported_sessions);
+    c.query_one("SELECT forget.anonymize_users($1)", &[&names]).unwrap();
+    let rows = c.query("SELECT schema_name, data FROM forget.export_users($1)", &[&names]).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].get::<_, Option<String>>(0).is_none() && rows[0].get::<_, Option<serde_json::Value>>(1).is_none());
+}

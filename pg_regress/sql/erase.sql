@@ -126,3 +126,15 @@ SELECT table_name, column_name, action, row_count FROM forget.job_report(:j);
 SELECT * FROM "Ev""il; Schema"."Us;ers ☃" ORDER BY 1;
 SELECT * FROM "Ev""il; Schema"."a_table_name_that_is_exactly_sixty_three_bytes_long_abcdefghijk" ORDER BY 1;
 ROLLBACK;
+
+-- a row of two people belongs to both, but only the person's own values are
+-- their identifiers: bob's name in alice's message does not get scrubbed elsewhere
+BEGIN;
+CREATE TABLE msgs (id int PRIMARY KEY, sender text, recipient text, body text);
+COMMENT ON COLUMN msgs.sender IS '@pii subject';
+COMMENT ON COLUMN msgs.recipient IS '@pii subject';
+COMMENT ON COLUMN msgs.body IS '@pii scrub';
+INSERT INTO msgs VALUES (1, 'bob', 'alice', 'hi alice, bob here'), (2, 'bob', 'carol', 'bob says alice left'), (3, 'carol', 'bob', 'ok bob');
+SELECT forget.anonymize_users('{alice}') IS NOT NULL AS done;
+SELECT * FROM msgs ORDER BY id;
+ROLLBACK;
