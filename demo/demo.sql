@@ -46,3 +46,22 @@ SELECT action, job_id, left(subject_pseudonym, 16) || '...' AS subject_pseudonym
 \echo '== 8. A second call finds nothing more to do =='
 SELECT forget.anonymize_users('{alice}') AS job \gset
 SELECT action, count(*), sum(row_count) FROM forget.job_report(:job) GROUP BY action ORDER BY action;
+
+\echo '== 9. bob deletes his own account: the worker anonymizes what remains of him after the delay (3 seconds here) =='
+ALTER SYSTEM SET forget.worker = on;
+SELECT pg_reload_conf() AS worker_on;
+SET forget.anonymize_delay = '3s';
+DELETE FROM portal.users WHERE username = 'bob';
+SELECT kind, status, due_at - created_at AS delay FROM forget.jobs WHERE kind = 'auto';
+DO $$
+BEGIN
+    FOR i IN 1..60 LOOP
+        PERFORM pg_sleep(0.5);
+        EXIT WHEN EXISTS (SELECT 1 FROM forget.job WHERE kind = 'auto' AND status = 'done');
+    END LOOP;
+END $$;
+SELECT kind, status, rows_done, finished_at - due_at < interval '3 seconds' AS picked_up_promptly FROM forget.jobs WHERE kind = 'auto';
+\echo 'nobody called anything; bob''s audit events now say anonymous too:'
+SELECT id, actor, ip, message, payload FROM portal.audit_events ORDER BY id;
+ALTER SYSTEM RESET forget.worker;
+SELECT pg_reload_conf() AS worker_back_to_default;
