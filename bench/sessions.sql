@@ -1,8 +1,18 @@
+-- Benchmark of anonymization jobs (scripts/bench.sh runs it; the files):
+--   sessions.sql           this file: the data, both tables, their indexes
+--   sessions_choose.sql    picks the user ids and networks of a case (~1% or ~10% of rows)
+--   sessions_reset.sql     fresh rows before each run (outside the timed part)
+--   sessions_run.sql       one run: queues the job, times sessions_ours.sql and
+--                          sessions_baseline.sql, checks both masked the same rows
+--
 -- The benchmark data: N sessions (psql variable :scale), generated once into
 -- bench_source, then copied into two tables with the same rows and indexes:
 --   sessions        tagged for pg_forget (subject, ip, time)
 --   sessions_plain  no tags: the hand-written UPDATE runs here
--- :ip_index (on/off) adds a GiST inet_ops index on ip to both tables.
+-- :ip_index (on/off) adds a GiST inet_ops index on ip to both tables: on by
+-- default, because a table that is searched by network (`ip <<= '203.0.113.0/24'`,
+-- what an erasure by IP does) gets one from its DBA; without it the IP half of
+-- the OR cannot use an index and every statement reads the whole table.
 --
 -- Shape of the data (deterministic: setseed):
 --   id          1..N, in time order (a sequence-fed key, like most session tables)
@@ -43,7 +53,7 @@ ALTER TABLE bench_source ADD PRIMARY KEY (id);
 
 CREATE TABLE sessions (
   id         bigint PRIMARY KEY,
-  user_id    text NOT NULL,
+  user_id    text,
   ip         inet,
   agent      text,
   started_at timestamptz NOT NULL

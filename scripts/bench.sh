@@ -20,7 +20,8 @@
 #   bench <case> ours_ms=<median> baseline_ms=<median> ratio=<ours/baseline> rows=<masked> \
 #         ours_rows_per_s=<n> baseline_rows_per_s=<n>                              one line per case
 #   bench_total wall_s=<whole run>
-# Any difference between what the job and the UPDATE did fails the run (exit 1).
+#   bench_error <what>     when the job and the UPDATE did not mask the same rows, or the
+#                          installed pg_forget.so changed during the run (then exit 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,8 +58,22 @@ if [ "$BUILD" -eq 1 ]; then
   cargo pgrx install --release --pg-config "$BIN/pg_config" >/dev/null
 fi
 
+# Which pg_forget.so is measured. `scripts/regress.sh --install` (so scripts/test.sh)
+# installs a debug build, whose Rust code is several times slower: say so loudly.
+SO="$("$BIN/pg_config" --pkglibdir)/pg_forget.so"
+so_sum() { sha256sum "$SO" | cut -c1-12; }
+SO_SUM=$(so_sum)
+if ! command -v readelf >/dev/null; then
+  SO_BUILD=unknown
+elif readelf -S "$SO" | grep -q '\.debug_info'; then
+  SO_BUILD=debug
+  echo "bench: WARNING: the installed pg_forget.so is a debug build; run without --no-build to measure a release build" >&2
+else
+  SO_BUILD=release
+fi
+
 # a fresh cluster: enough shared_buffers to hold both tables and their indexes,
-# no autovacuum (it would start in the middle of a timed run; reset.sql vacuums),
+# no autovacuum (it would start in the middle of a timed run; sessions_reset.sql vacuums),
 # no checkpoint forced by WAL volume during a run
 bash scripts/cluster.sh destroy
 trap 'bash scripts/cluster.sh stop >/dev/null' EXIT
@@ -77,7 +92,7 @@ mem_mib=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)
 pg_version=$(q -At -c 'SHOW server_version' | awk '{ print $1 }')
 batch=$(q -At -c 'SHOW forget.batch_size')
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo | tr -s ' ' | tr ' ' '_')
-echo "bench_header nproc=$(nproc) mem_mib=$mem_mib cpu=${cpu:-unknown} postgresql=$pg_version scale=$SCALE runs=$RUNS batch_size=$batch ip_gist_index=$IP_INDEX"
+echo "bench_header nproc=$(nproc) mem_mib=$mem_mib cpu=${cpu:-unknown} postgresql=$pg_version scale=$SCALE runs=$RUNS batch_size=$batch ip_gist_index=$IP_INDEX extension_build=$SO_BUILD extension_sha256=$SO_SUM"
 
 echo "bench: generating $SCALE sessions (ip GiST index: $IP_INDEX)" >&2
 q -v scale="$SCALE" -v ip_index="$IP_INDEX" -f bench/sessions.sql >/dev/null
@@ -90,7 +105,7 @@ CASES=(
 for c in "${CASES[@]}"; do
   read -r name pct start end prefix <<<"$c"
   q -At -v case="$name" -v pct="$pct" -v start_ts="$start" -v end_ts="$end" -v net_prefix="$prefix" \
-    -f bench/choose.sql
+    -f bench/sessions_choose.sql
 done
 
 # median of the numbers on stdin
@@ -104,10 +119,10 @@ for c in "${CASES[@]}"; do
   base=()
   rows=""
   for run in $(seq 1 "$RUNS"); do
-    q -f bench/reset.sql >/dev/null
+    q -f bench/sessions_reset.sql >/dev/null
     # alternate which side runs first, so that neither always gets the warmer cache
     if [ $((run % 2)) -eq 1 ]; then first=true; else first=false; fi
-    line=$(q -At -v case="$name" -v ours_first="$first" -f bench/case.sql | grep '^result ')
+    line=$(q -At -v case="$name" -v ours_first="$first" -f bench/sessions_run.sql | grep '^result ')
     echo "bench: $name run $run (ours first: $first): ${line#result }" >&2
     o_ms=$(field "$line" ours_ms); b_ms=$(field "$line" base_ms)
     status=$(field "$line" job_status); job_rows=$(field "$line" job_rows); base_rows=$(field "$line" base_rows)
@@ -115,8 +130,10 @@ for c in "${CASES[@]}"; do
     expected=$(field "$line" expected); diff=$(field "$line" diff)
     if [ "$status" != done ] || [ "$diff" != 0 ] || [ "$job_rows" != "$base_rows" ] \
        || [ "$job_rows" != "$expected" ] || [ "$o_anon" != "$expected" ] || [ "$b_anon" != "$expected" ]; then
-      echo "bench: MISMATCH in $name run $run: job status=$status job rows=$job_rows, UPDATE rows=$base_rows," \
-           "anonymous rows ours=$o_anon baseline=$b_anon, expected=$expected, rows that differ=$diff" >&2
+      msg="MISMATCH in $name run $run: job status=$status, job rows=$job_rows, UPDATE rows=$base_rows,"
+      msg+=" anonymous rows ours=$o_anon baseline=$b_anon, expected=$expected, rows that differ=$diff"
+      echo "bench_error $msg"
+      echo "bench: $msg" >&2
       exit 1
     fi
     ours+=("$o_ms")
@@ -135,17 +152,26 @@ if [ "$EXPLAIN" -eq 1 ]; then
   # procedure runs (count, each batch, bookkeeping) and of the UPDATE
   for c in "${CASES[@]}"; do
     read -r name _ <<<"$c"
-    q -f bench/reset.sql >/dev/null
+    q -f bench/sessions_reset.sql >/dev/null
     log="$PGFORGET_ROOT/explain-$name.log"
     before=$(wc -c <"$PGFORGET_ROOT/server.log")
     q -At -v case="$name" -v ours_first=true \
       -c "LOAD 'auto_explain'" -c 'SET auto_explain.log_min_duration = 0' \
       -c 'SET auto_explain.log_analyze = on' -c 'SET auto_explain.log_buffers = on' \
       -c 'SET auto_explain.log_nested_statements = on' -c 'SET client_min_messages = warning' \
-      -f bench/case.sql >/dev/null
+      -f bench/sessions_run.sql >/dev/null
     tail -c +"$((before + 1))" "$PGFORGET_ROOT/server.log" >"$log"
-    echo "bench: $name plans in $log" >&2
+    # the statements that took 1 ms or more, in order, with the start of their text
+    echo "bench: $name, statements of 1 ms or more (plans in $log):" >&2
+    awk '/LOG:  duration: / { for (i = 1; i <= NF; i++) if ($i == "duration:") d = $(i + 1); want = 1; next }
+         want && /Query Text:/ { sub(/^[ \t]*Query Text: */, ""); if (d >= 1) printf "  %10.1f ms  %s\n", d, substr($0, 1, 90); want = 0 }' \
+      "$log" >&2
   done
+fi
+
+if [ "$(so_sum)" != "$SO_SUM" ]; then
+  echo "bench_error pg_forget.so was replaced during the run (someone installed another build): the numbers are not reliable"
+  exit 1
 fi
 
 echo "bench_total wall_s=$(( $(date +%s) - T_START ))"

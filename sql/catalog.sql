@@ -27,6 +27,12 @@ col AS (
                'data_type', pg_catalog.format_type(a.atttypid, a.atttypmod),
                'base_type', bt.typname::text,
                'type_ident', pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.typname),
+               -- the type's own equality operator, schema-qualified (citext's is case-insensitive)
+               'eq_op', (SELECT pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, o.oprname)
+                           FROM pg_catalog.pg_operator o
+                           JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace
+                          WHERE o.oprname = '=' AND o.oprleft = bt.oid AND o.oprright = bt.oid
+                          ORDER BY opn.nspname = 'pg_catalog' DESC LIMIT 1),
                'category', bt.typcategory::text,
                'not_null', a.attnotnull,
                'comment', pg_catalog.col_description(a.attrelid, a.attnum),

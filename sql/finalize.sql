@@ -165,15 +165,14 @@ $$;
 -- deleted people (their subject and key values) as an `auto` job due after
 -- forget.anonymize_delay. An event trigger keeps these triggers in step with
 -- the comments; rows deleted by pg_forget itself queue nothing.
-CREATE FUNCTION forget._queue_auto(names text[], keys text[])
+CREATE FUNCTION forget._queue_auto(names text[], keys text[], owner_role text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    delay interval := coalesce(nullif(current_setting('forget.anonymize_delay', true), '')::interval, interval '10 minutes');
     id bigint;
 BEGIN
     INSERT INTO forget.job (kind, status, due_at, role_name)
-    VALUES ('auto', 'queued', clock_timestamp() + delay, session_user)
+    VALUES ('auto', 'queued', clock_timestamp() + make_interval(secs => forget._auto_delay_seconds()), owner_role)
     RETURNING job.id INTO id;
     INSERT INTO forget.job_subject (job_id, kind, value)
     SELECT id, 'user', n FROM unnest(names) AS n
@@ -183,8 +182,12 @@ BEGIN
     RETURN id;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION forget._queue_auto(text[], text[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION forget._queue_auto(text[], text[], text) FROM PUBLIC;
 
+-- The trigger function runs as the extension owner, so it is executable by
+-- nobody but the owner: only forget._sync_subject_triggers attaches it, with
+-- the column names from the tags. Values are read with format('%s'), the
+-- type's output function, never a cast someone else could define.
 CREATE FUNCTION forget._on_subject_delete()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -195,22 +198,22 @@ DECLARE
     keys text[];
     q text;
 BEGIN
-    IF NOT coalesce(nullif(current_setting('forget.auto_anonymize', true), '')::boolean, true)
-       OR coalesce(current_setting('pg_forget.erasing', true), '') = 'on' THEN
+    IF TG_NAME <> 'forget_auto_anonymize' OR NOT forget._auto_queue_wanted() THEN
         RETURN NULL;
     END IF;
-    SELECT string_agg(format('SELECT %I::text FROM forget_deleted', c), ' UNION ') INTO q FROM unnest(subjects) AS c;
+    SELECT string_agg(format('SELECT format(''%%s'', %I) FROM forget_deleted', c), ' UNION ') INTO q FROM unnest(subjects) AS c;
     EXECUTE 'SELECT array_agg(DISTINCT v) FROM (' || q || ') s(v) WHERE v IS NOT NULL AND v <> '''''
        INTO names;
     IF names IS NULL THEN
         RETURN NULL;
     END IF;
     IF cardinality(keycols) > 0 THEN
-        SELECT string_agg(format('SELECT %I::text FROM forget_deleted', c), ' UNION ') INTO q FROM unnest(keycols) AS c;
+        SELECT string_agg(format('SELECT format(''%%s'', %I) FROM forget_deleted', c), ' UNION ') INTO q FROM unnest(keycols) AS c;
         EXECUTE 'SELECT coalesce(array_agg(DISTINCT v), ''{}'') FROM (' || q || ') s(v) WHERE v IS NOT NULL AND v <> '''''
            INTO keys;
     END IF;
-    PERFORM forget._queue_auto(names, coalesce(keys, '{}'));
+    PERFORM forget._queue_auto(names, coalesce(keys, '{}'),
+                               (SELECT pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = TG_RELID));
     RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
     -- never block the application's DELETE; say what went wrong (no values)
@@ -219,7 +222,11 @@ EXCEPTION WHEN OTHERS THEN
     RETURN NULL;
 END
 $$;
+REVOKE EXECUTE ON FUNCTION forget._on_subject_delete() FROM PUBLIC;
 
+-- Keeps the triggers in step with the `@pii subjects` tags. Only a table whose
+-- owner is a superuser or a member of forget_admin gets one: the queued job
+-- runs as that owner, and nobody else may decide whose data is erased.
 CREATE FUNCTION forget._sync_subject_triggers()
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -228,16 +235,25 @@ DECLARE
     want oid[] := '{}';
     args bytea;
 BEGIN
-    FOR r IN SELECT s.*, format('%I.%I', s.schema_name, s.table_name)::regclass AS rel FROM forget._subject_tables() s LOOP
-        want := want || r.rel::oid;
+    FOR r IN SELECT s.*, c.oid AS rel, c.relowner
+               FROM forget._subject_tables() s
+               JOIN pg_namespace n ON n.nspname = s.schema_name
+               JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.table_name LOOP
+        IF NOT (pg_has_role(r.relowner, 'forget_admin', 'MEMBER')
+                OR (SELECT rolsuper FROM pg_roles WHERE oid = r.relowner)) THEN
+            RAISE WARNING 'pg_forget: %.% is tagged @pii subjects, but automatic anonymization needs its owner to be a member of forget_admin',
+                r.schema_name, r.table_name;
+            CONTINUE;
+        END IF;
+        want := want || r.rel;
         args := convert_to(r.subject_columns::text, 'UTF8') || '\x00'::bytea || convert_to(r.key_columns::text, 'UTF8') || '\x00'::bytea;
         IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = r.rel AND t.tgname = 'forget_auto_anonymize' AND t.tgargs = args) THEN
             IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = r.rel AND t.tgname = 'forget_auto_anonymize') THEN
-                EXECUTE format('DROP TRIGGER forget_auto_anonymize ON %s', r.rel);
+                EXECUTE format('DROP TRIGGER forget_auto_anonymize ON %s', r.rel::regclass);
             END IF;
             EXECUTE format('CREATE TRIGGER forget_auto_anonymize AFTER DELETE ON %s REFERENCING OLD TABLE AS forget_deleted '
                            'FOR EACH STATEMENT EXECUTE FUNCTION forget._on_subject_delete(%L, %L)',
-                           r.rel, r.subject_columns::text, r.key_columns::text);
+                           r.rel::regclass, r.subject_columns::text, r.key_columns::text);
         END IF;
     END LOOP;
     FOR r IN SELECT t.tgrelid::regclass AS rel FROM pg_trigger t
@@ -269,7 +285,7 @@ REVOKE EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delet
     forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[]),
     forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[]),
     forget.export_users(text[]), forget._export_users_sql(text[]), forget.retry_job(bigint),
-    forget.retry_anonymization(text, text, text)
+    forget.retry_anonymization(text, text, text), forget._runner_alive(integer, timestamptz)
   FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE forget.run_jobs(integer) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE forget.run_jobs(integer) TO forget_admin;
@@ -280,7 +296,7 @@ GRANT EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delete
     forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[]),
     forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[]),
     forget.export_users(text[]), forget._export_users_sql(text[]), forget.retry_job(bigint),
-    forget.retry_anonymization(text, text, text)
+    forget.retry_anonymization(text, text, text), forget._runner_alive(integer, timestamptz)
   TO forget_admin;
 
 -- tables already tagged `@pii subjects` when the extension is created

@@ -34,12 +34,28 @@ pub struct Column {
     /// the column's own type (a domain stays a domain), schema-qualified and quoted, for casts
     #[serde(default)]
     pub type_ident: String,
+    /// `OPERATOR(schema.=)` of the (base) type, when it has one
+    #[serde(default)]
+    pub eq_op: Option<String>,
     pub category: String,
     #[serde(default)]
     pub not_null: bool,
     pub comment: Option<String>,
     #[serde(default)]
     pub unique: bool,
+}
+
+impl Table {
+    /// `ONLY "schema"."table"` for ordinary tables (inheritance children are
+    /// tables of their own), `"schema"."table"` for partitioned ones.
+    pub fn from_sql(&self) -> String {
+        let q = crate::sql::qualified(&self.schema, &self.name);
+        if self.partitioned {
+            q
+        } else {
+            format!("ONLY {q}")
+        }
+    }
 }
 
 impl Column {
@@ -85,6 +101,8 @@ pub struct TaggedColumn {
     pub data_type: String,
     /// quoted, schema-qualified type name for casts
     pub type_ident: String,
+    /// the equality operator to compare values with (never resolved through search_path)
+    pub eq_op: String,
     pub class: TypeClass,
     pub tag: ColumnTag,
     /// None for `time` columns, which are never masked.
@@ -166,6 +184,7 @@ pub fn analyze(cat: &Catalog) -> Analysis {
                         name: c.name.clone(),
                         data_type: c.data_type.clone(),
                         type_ident: c.type_ident.clone(),
+                        eq_op: c.eq_op.clone().unwrap_or_else(|| "OPERATOR(pg_catalog.=)".into()),
                         class,
                         strategy: tags::effective_strategy(&tag, class),
                         tag,
@@ -228,6 +247,7 @@ pub(crate) mod fixtures {
             data_type: base.into(),
             base_type: base.into(),
             type_ident: format!("\"pg_catalog\".\"{base}\""),
+            eq_op: None,
             category: cat.into(),
             not_null: false,
             comment: comment.map(Into::into),

@@ -27,6 +27,8 @@ pub struct SlotState {
 }
 
 pub struct CallContext {
+    /// a retry: values that look hashed already are not hashed again
+    pub retry: bool,
     pub hmac: Pseudonymizer,
     pub prefixes: (u8, u8),
     pub scrubber: Scrubber,
@@ -87,7 +89,8 @@ impl CallContext {
             Strategy::Subject | Strategy::Redact(None) => Some(MaskedForm::Constant(REPLACEMENT)),
             Strategy::Redact(Some(t)) => Some(MaskedForm::Constant(t.as_str())),
             Strategy::Email => Some(MaskedForm::Email),
-            Strategy::Hash => Some(MaskedForm::Hash),
+            // a 64-hex value may be a real token: only a retry takes it as done
+            Strategy::Hash if self.retry => Some(MaskedForm::Hash),
             _ => None,
         };
         if form.is_some_and(|f| looks_masked(f, v)) {

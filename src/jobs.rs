@@ -6,20 +6,53 @@ use pgrx::prelude::*;
 
 use crate::api::OrRaise;
 
-/// Runs `f` as the extension owner. The previous user is restored afterwards;
-/// on error, PostgreSQL's (sub)transaction abort restores it.
+/// Runs `f` as the extension owner, with `search_path` pinned to
+/// `pg_catalog, pg_temp` (as a SECURITY DEFINER function with SET would), so
+/// the caller's search_path cannot redirect what runs with the owner's rights.
+/// The previous user and setting are restored afterwards; on error,
+/// PostgreSQL's (sub)transaction abort restores both.
 pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
     let owner: pg_sys::Oid = Spi::get_one::<pg_sys::Oid>("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pg_forget'")
         .or_raise()
         .unwrap_or_else(|| crate::api::raise(crate::error::ForgetError::WrongState("extension pg_forget is not installed".into())));
+    switch_role(owner, true, f)
+}
+
+/// Runs `f` as `role`, with the session's search_path (a job runs as the role
+/// that queued it, the way that role's own session would run its statements:
+/// the application's triggers find their tables). pg_forget's own SQL
+/// qualifies the functions it calls.
+pub fn as_role<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    switch_role(role, false, f)
+}
+
+fn switch_role<R>(role: pg_sys::Oid, pin_search_path: bool, f: impl FnOnce() -> R) -> R {
     let (mut uid, mut ctx) = (pg_sys::InvalidOid, 0i32);
-    // SAFETY: plain reads and writes of the backend's current user id and security context.
-    unsafe {
+    // SAFETY: the fmgr_security_definer pattern: switch user id and security
+    // context, open a GUC nest level for the pinned search_path, undo both after.
+    let nest = unsafe {
         pg_sys::GetUserIdAndSecContext(&mut uid, &mut ctx);
-        pg_sys::SetUserIdAndSecContext(owner, ctx | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
-    }
+        pg_sys::SetUserIdAndSecContext(role, ctx | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+        let nest = pg_sys::NewGUCNestLevel();
+        if pin_search_path {
+            pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            c"pg_catalog, pg_temp".as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+            );
+        }
+        nest
+    };
     let r = f();
-    unsafe { pg_sys::SetUserIdAndSecContext(uid, ctx) };
+    unsafe {
+        pg_sys::AtEOXact_GUC(true, nest);
+        pg_sys::SetUserIdAndSecContext(uid, ctx);
+    }
     r
 }
 
@@ -68,7 +101,7 @@ pub fn audit(action: &str, job_id: Option<i64>, role: &str, pseudonyms: &[String
     as_owner(|| {
         Spi::run_with_args(
             "INSERT INTO forget.audit_log (action, job_id, role_name, subject_pseudonym)
-             SELECT $1, $2, $3, p FROM unnest($4::text[]) AS p",
+             SELECT $1, $2, $3, p FROM pg_catalog.unnest($4::text[]) AS p",
             &[action.into(), job_id.into(), role.into(), pseudonyms.to_vec().into()],
         )
         .or_raise()

@@ -21,7 +21,7 @@ use std::fmt::Write;
 
 use crate::catalog::{Analysis, Catalog, TaggedColumn};
 use crate::graph::{Graph, Reach};
-use crate::sql::{ident, qualified, sql_literal};
+use crate::sql::{ident, sql_literal};
 use crate::tags::{Role, Strategy, TypeClass};
 
 /// Name of the CTE column that says whose row it is (NULL when all people of
@@ -199,9 +199,9 @@ impl<'a> Plan<'a> {
         (&t.schema, &t.name)
     }
 
+    /// The table as it goes after FROM, UPDATE or DELETE FROM (see `Table::from_sql`).
     fn qname(&self, pi: usize) -> String {
-        let (s, t) = self.schema_table(pi);
-        qualified(s, t)
+        self.cat.tables[self.tables[pi].table].from_sql()
     }
 
     pub fn cte_name(pi: usize) -> String {
@@ -266,17 +266,11 @@ impl<'a> Plan<'a> {
             .tagged_columns(pi)
             .iter()
             .filter(|c| c.has_role(Role::Subject))
-            .map(|c| match names {
-                "$1" => format!("{alias}.{} = ANY($1::{}[])", ident(&c.name), c.type_ident),
-                n => format!("{alias}.{} = {n}::{}", ident(&c.name), c.type_ident),
-            })
+            .map(|c| value_match(alias, c, names))
             .collect();
         if self.match_keys && names == "$1" {
             conds.extend(
-                self.tagged_columns(pi)
-                    .iter()
-                    .filter(|c| c.has_role(Role::Key))
-                    .map(|c| format!("{alias}.{} = ANY($3::{}[])", ident(&c.name), c.type_ident)),
+                self.tagged_columns(pi).iter().filter(|c| c.has_role(Role::Key)).map(|c| value_match(alias, c, "$3")),
             );
         }
         format!("({})", conds.join(" OR "))
@@ -294,7 +288,7 @@ impl<'a> Plan<'a> {
     /// Which of the names `$1` have a row in account table `pi` (`SELECT name`).
     pub fn existing_names_sql(&self, pi: usize) -> String {
         format!(
-            "SELECT n.name FROM unnest($1::text[]) AS n(name) WHERE EXISTS (SELECT 1 FROM {} t WHERE {})",
+            "SELECT n.name FROM pg_catalog.unnest($1::text[]) AS n(name) WHERE EXISTS (SELECT 1 FROM {} t WHERE {})",
             self.qname(pi),
             self.subject_match(pi, "t", "n.name")
         )
@@ -327,7 +321,7 @@ impl<'a> Plan<'a> {
                     self.subject_match(pi, "t", "$1")
                 ),
                 Grouping::PerName => format!(
-                    "SELECT DISTINCT n.name AS {}, {sel} FROM unnest($1::text[]) AS n(name) JOIN {from} t ON {}",
+                    "SELECT DISTINCT n.name AS {}, {sel} FROM pg_catalog.unnest($1::text[]) AS n(name) JOIN {from} t ON {}",
                     ident(WHO),
                     self.subject_match(pi, "t", "n.name")
                 ),
@@ -379,7 +373,7 @@ impl<'a> Plan<'a> {
                     }
                     let fk = &self.cat.foreign_keys[k];
                     parts.push(format!(
-                        "SELECT m.{}, {sel} FROM {from} t JOIN {} m ON {} = {} WHERE {}",
+                        "SELECT DISTINCT m.{}, {sel} FROM {from} t JOIN {} m ON {} = {} WHERE {}",
                         ident(WHO),
                         Self::cte_name(cp),
                         Self::cols("t", &fk.parent_columns),
@@ -403,7 +397,7 @@ impl<'a> Plan<'a> {
             let fk = &self.cat.foreign_keys[k];
             let x = format!("x{k}");
             let refs = format!("{} = {}", Self::cols(&x, &fk.child_columns), Self::cols("t", &fk.parent_columns));
-            let child = qualified(&self.cat.tables[c].schema, &self.cat.tables[c].name);
+            let child = self.cat.tables[c].from_sql();
             match self.cte_of(c).filter(|&cp| cp < pi && c != ci) {
                 Some(cp) => conds.push(format!(
                     "(SELECT count(*) FROM {child} {x} WHERE {refs}) = (SELECT count(*) FROM {} {x} WHERE {refs} AND {x}.{who} IS NOT DISTINCT FROM m.{who})",
@@ -464,7 +458,7 @@ impl<'a> Plan<'a> {
                 cte = Self::cte_name(pi),
             ));
         }
-        let names = "names AS (SELECT n.name, min(n.ord) AS ord FROM unnest($1::text[]) WITH ORDINALITY AS n(name, ord) GROUP BY n.name)";
+        let names = "names AS (SELECT n.name, min(n.ord) AS ord FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS n(name, ord) GROUP BY n.name)";
         if branches.is_empty() {
             return format!(
                 "WITH {names} SELECT names.name, NULL::text, NULL::text, NULL::jsonb FROM names ORDER BY names.ord"
@@ -505,7 +499,7 @@ UNION ALL "),
                     .tagged_columns(pi)
                     .iter()
                     .filter(|c| c.has_role(Role::Subject))
-                    .map(|c| format!("(t.{col} IS NULL OR t.{col} = ANY($1::{ty}[]))", col = ident(&c.name), ty = c.type_ident))
+                    .map(|c| format!("(t.{} IS NULL OR {})", ident(&c.name), value_match("t", c, "$1")))
                     .collect();
                 format!(" AND {}", conds.join(" AND "))
             } else {
@@ -540,10 +534,10 @@ UNION ALL "),
             }
         }
         let nf = if subject_tables.is_empty() {
-            "SELECT 'nf'::text, NULL::int, n.name FROM unnest($1::text[]) AS n(name)".to_string()
+            "SELECT 'nf'::text, NULL::int, n.name FROM pg_catalog.unnest($1::text[]) AS n(name)".to_string()
         } else {
             format!(
-                "SELECT 'nf'::text, NULL::int, n.name FROM unnest($1::text[]) AS n(name) WHERE {}",
+                "SELECT 'nf'::text, NULL::int, n.name FROM pg_catalog.unnest($1::text[]) AS n(name) WHERE {}",
                 subject_tables.join(" AND ")
             )
         };
@@ -581,7 +575,9 @@ UNION ALL "),
         let mut results = Vec::new();
         for (pi, t) in self.tables.iter().enumerate() {
             let from = self.qname(pi);
-            let delete = t.has_cte() && (mode == Mode::Delete || t.delete_tag);
+            // `@pii delete` in an anonymization deletes subject and child rows; a parent
+            // row stays referenced by the person's kept rows, so it is masked instead
+            let delete = t.has_cte() && (mode == Mode::Delete || (t.delete_tag && t.reach != Reach::Parent));
             let isp = if t.has_cte() { self.is_person(pi, "t") } else { "false".into() };
             let others = self.others_filter(pi);
             let name = format!("u_{pi}");
@@ -690,6 +686,22 @@ pub fn slot(id: usize, table: usize, c: &TaggedColumn, strategy: Strategy) -> Sl
     }
 }
 
+/// `alias.col` equal to one of the values (`$1`/`$3`: a text[] parameter) or to
+/// `n.name`, compared in the column's own type with the type's own equality
+/// operator (exact for text, case-insensitive for citext), never resolved
+/// through search_path. Non-text columns compare as text, so a name that is not
+/// a valid value of the type simply matches nothing.
+pub fn value_match(alias: &str, c: &TaggedColumn, values: &str) -> String {
+    let col = format!("{alias}.{}", ident(&c.name));
+    match (c.class, values) {
+        (TypeClass::Text, "$1" | "$3") => format!("{col} {} ANY({values}::{}[])", c.eq_op, c.type_ident),
+        (TypeClass::Text, one) => format!("{col} {} {one}::{}", c.eq_op, c.type_ident),
+        (_, "$1" | "$3") => format!("{col}::text OPERATOR(pg_catalog.=) ANY({values}::text[])"),
+        (_, one) => format!("{col}::text OPERATOR(pg_catalog.=) {one}"),
+    }
+}
+
+
 /// `%<identifier with % _ \ escaped>%`: a LIKE pattern that finds the identifier anywhere.
 pub fn like_pattern(id: &str) -> String {
     let mut p = String::with_capacity(id.len() + 2);
@@ -731,11 +743,11 @@ mod tests {
         let a = analyze(&cat);
         let p = Plan::new(&cat, &a);
         let sql = p.matched_ctes(Grouping::All);
-        assert!(sql.contains(r#"m_0 AS (SELECT DISTINCT NULL::text AS "__pgf_who", t."id", t."address_id" FROM "app"."users" t WHERE (t."username" = ANY($1::"pg_catalog"."text"[])))"#), "{sql}");
-        assert!(sql.contains(r#"m_1 AS (SELECT m."__pgf_who", t."id", t."user_id" FROM "app"."events" t JOIN m_0 m ON (t."user_id") = (m."id"))"#), "{sql}");
-        assert!(sql.contains(r#"FROM "app"."addresses" t JOIN m_0 m ON (t."id") = (m."address_id") WHERE (SELECT count(*) FROM "app"."users" x1"#), "{sql}");
+        assert!(sql.contains(r#"m_0 AS (SELECT DISTINCT NULL::text AS "__pgf_who", t."id", t."address_id" FROM ONLY "app"."users" t WHERE (t."username" OPERATOR(pg_catalog.=) ANY($1::"pg_catalog"."text"[])))"#), "{sql}");
+        assert!(sql.contains(r#"m_1 AS (SELECT m."__pgf_who", t."id", t."user_id" FROM ONLY "app"."events" t JOIN m_0 m ON (t."user_id") = (m."id"))"#), "{sql}");
+        assert!(sql.contains(r#"FROM ONLY "app"."addresses" t JOIN m_0 m ON (t."id") = (m."address_id") WHERE (SELECT count(*) FROM ONLY "app"."users" x1"#), "{sql}");
         let per = p.matched_ctes(Grouping::PerName);
-        assert!(per.contains(r#"FROM unnest($1::text[]) AS n(name) JOIN "app"."users" t ON (t."username" = n.name::"pg_catalog"."text")"#), "{per}");
+        assert!(per.contains(r#"FROM pg_catalog.unnest($1::text[]) AS n(name) JOIN ONLY "app"."users" t ON (t."username" OPERATOR(pg_catalog.=) n.name::"pg_catalog"."text")"#), "{per}");
     }
 
     #[test]
@@ -746,7 +758,7 @@ mod tests {
         let a = analyze(&cat);
         let p = Plan::new(&cat, &a);
         let sql = p.matched_ctes(Grouping::All);
-        assert!(sql.contains(r#" UNION SELECT m."__pgf_who", t."id", t."user_id", t."parent_id" FROM "app"."events" t JOIN m_1 m ON ((t."parent_id") = (m."id"))"#), "{sql}");
+        assert!(sql.contains(r#" UNION SELECT m."__pgf_who", t."id", t."user_id", t."parent_id" FROM ONLY "app"."events" t JOIN m_1 m ON ((t."parent_id") = (m."id"))"#), "{sql}");
     }
 
     #[test]
@@ -757,7 +769,7 @@ mod tests {
         let sql = p.main_sql(Mode::Anonymize, false);
         assert_eq!(sql.matches("UPDATE ").count(), 3, "{sql}");
         assert!(sql.starts_with("WITH RECURSIVE m_0 AS"));
-        assert!(sql.contains(r#"UPDATE "app"."events" t SET "ip" = CASE WHEN"#), "{sql}");
+        assert!(sql.contains(r#"UPDATE ONLY "app"."events" t SET "ip" = CASE WHEN"#), "{sql}");
         assert!(sql.contains("forget._mask_inet(t.\"ip\"::inet, 2)"), "{sql}");
         // scrub columns apply to other people's rows too
         assert!(sql.contains(r#"t."message"::text ILIKE ANY($2) AND forget._would_change(t."message"::text, 3)"#), "{sql}");
@@ -774,7 +786,7 @@ mod tests {
         let a = analyze(&cat);
         let p = Plan::new(&cat, &a);
         let sql = p.main_sql(Mode::Anonymize, false);
-        assert!(sql.contains(r#"DELETE FROM "app"."events" t WHERE"#), "{sql}");
+        assert!(sql.contains(r#"DELETE FROM ONLY "app"."events" t WHERE"#), "{sql}");
     }
 
     #[test]
@@ -786,7 +798,7 @@ mod tests {
         let last = p.tables.last().unwrap();
         assert_eq!(last.reach, Reach::None);
         let sql = p.main_sql(Mode::Anonymize, false);
-        assert!(sql.contains(r#"UPDATE "app"."countries" t SET "notes" = forget._mask_text(t."notes"::text, 5, false)"#), "{sql}");
+        assert!(sql.contains(r#"UPDATE ONLY "app"."countries" t SET "notes" = forget._mask_text(t."notes"::text, 5, false)"#), "{sql}");
     }
 
     #[test]
@@ -806,7 +818,7 @@ mod tests {
         let a = analyze(&cat);
         let p = Plan::new(&cat, &a);
         let sql = p.main_sql(Mode::Anonymize, false);
-        assert!(sql.contains(r#""a""; DROP TABLE x; --"."users""#), "{sql}");
+        assert!(sql.contains(r#"ONLY "a""; DROP TABLE x; --"."users""#), "{sql}");
         assert!(sql.contains(r#"t."user""name""#), "{sql}");
     }
 
@@ -817,7 +829,7 @@ mod tests {
         let p = Plan::new(&cat, &a);
         let sql = p.export_sql();
         assert!(sql.starts_with("WITH RECURSIVE m_0 AS (SELECT DISTINCT n.name"), "{sql}");
-        assert!(sql.contains(r#"pg_catalog.to_jsonb(t.*) AS data FROM "app"."events" t JOIN (SELECT DISTINCT m."__pgf_who", m."id" FROM m_1 m) m ON (t."id") = (m."id")"#), "{sql}");
+        assert!(sql.contains(r#"pg_catalog.to_jsonb(t.*) AS data FROM ONLY "app"."events" t JOIN (SELECT DISTINCT m."__pgf_who", m."id" FROM m_1 m) m ON (t."id") = (m."id")"#), "{sql}");
         assert!(sql.ends_with("ORDER BY names.ord, r.schema_name, r.table_name, r.rn"), "{sql}");
         assert_eq!(sql_literal("it's"), "'it''s'");
     }
@@ -831,11 +843,11 @@ mod tests {
         assert!(!p.matched_ctes(Grouping::All).contains("$3"));
         p.match_keys = true;
         let sql = p.matched_ctes(Grouping::All);
-        assert!(sql.contains(r#"(t."username" = ANY($1::"pg_catalog"."text"[]) OR t."user_key" = ANY($3::"pg_catalog"."text"[]))"#), "{sql}");
+        assert!(sql.contains(r#"(t."username" OPERATOR(pg_catalog.=) ANY($1::"pg_catalog"."text"[]) OR t."user_key" OPERATOR(pg_catalog.=) ANY($3::"pg_catalog"."text"[]))"#), "{sql}");
         // per-name attribution never matches keys
         assert!(!p.matched_ctes(Grouping::PerName).contains("$3"));
         assert_eq!(p.account_tables(), vec![0]);
-        assert!(p.existing_names_sql(0).contains("EXISTS (SELECT 1 FROM \"app\".\"users\" t WHERE (t.\"username\" = n.name"));
+        assert!(p.existing_names_sql(0).contains("EXISTS (SELECT 1 FROM ONLY \"app\".\"users\" t WHERE (t.\"username\" OPERATOR(pg_catalog.=) n.name"));
     }
 
     #[test]
@@ -851,9 +863,9 @@ mod tests {
         let a = analyze(&cat);
         let p = Plan::new(&cat, &a);
         let sql = p.gather_sql();
-        assert!(sql.contains(r#"SELECT 'id'::text, NULL::int, t."username"::text FROM "app"."users" t"#), "{sql}");
+        assert!(sql.contains(r#"SELECT 'id'::text, NULL::int, t."username"::text FROM ONLY "app"."users" t"#), "{sql}");
         // users is the account table: no extra condition; events rows must name only the people
-        assert!(!sql.contains(r#"FROM "app"."users" t WHERE (t."id") IN (SELECT m."id" FROM m_0 m) AND (t."#), "{sql}");
+        assert!(!sql.contains(r#"FROM ONLY "app"."users" t WHERE (t."id") IN (SELECT m."id" FROM m_0 m) AND (t."#), "{sql}");
         assert!(sql.contains(r#"SELECT 'id'::text, NULL::int, t."email"::text"#), "{sql}");
         assert!(sql.contains(r#"SELECT 'old'::text, 0, t."username"::text"#), "{sql}");
         assert!(sql.contains("SELECT 'nf'::text"), "{sql}");

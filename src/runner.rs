@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{raise, OrRaise};
 use crate::context::{self, CallContext, SlotState};
 use crate::error::ForgetError;
-use crate::jobs::{self, as_owner, ReportRow};
+use crate::jobs::{self, as_owner, as_role, ReportRow};
 use crate::mask::hmac::Pseudonymizer;
 use crate::mask::text::Scrubber;
 use crate::session::{FieldRef, SessionPlan};
@@ -129,6 +129,7 @@ struct Claimed {
     params: String,
     progress: String,
     rows_done: i64,
+    role_name: String,
 }
 
 fn claim() -> Option<Claimed> {
@@ -142,7 +143,7 @@ fn claim() -> Option<Claimed> {
                   WHERE j.id = (SELECT q.id FROM forget.job q
                                  WHERE q.status = 'queued' AND q.due_at <= pg_catalog.clock_timestamp()
                                  ORDER BY q.due_at, q.id LIMIT 1 FOR UPDATE SKIP LOCKED)
-              RETURNING j.id, j.kind, j.params::text, j.progress::text, j.rows_done",
+              RETURNING j.id, j.kind, j.params::text, j.progress::text, j.rows_done, j.role_name",
                 None,
                 &[],
             )?;
@@ -154,6 +155,7 @@ fn claim() -> Option<Claimed> {
                     params: row.get(3)?.unwrap_or_default(),
                     progress: row.get(4)?.unwrap_or_default(),
                     rows_done: row.get(5)?.unwrap_or(0),
+                    role_name: row.get(6)?.unwrap_or_default(),
                 });
             }
             Ok::<_, pgrx::spi::SpiError>(out)
@@ -198,15 +200,28 @@ fn fail(driver: Driver, id: i64, msg: &str, scrub: &Scrubber) {
     driver.commit();
 }
 
+/// The role a job runs as: the one that queued it (for an automatic job, the
+/// owner of the accounts table), if it may still erase. A job never runs with
+/// the privileges of whoever happens to run it (the worker is a superuser).
+fn job_role(job: &Claimed) -> Result<pg_sys::Oid, String> {
+    Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $1
+            AND (r.rolsuper OR pg_catalog.pg_has_role(r.oid, 'forget_admin', 'MEMBER'))",
+        &[job.role_name.clone().into()],
+    )
+    .or_raise()
+    .ok_or_else(|| "the role that queued this job no longer exists or is no longer a member of forget_admin".to_string())
+}
+
 fn run_one(driver: Driver, job: Claimed) {
     let subjects = job_subjects(job.id);
     let ids: Vec<String> = subjects.iter().map(|(_, v)| v.clone()).collect();
     let scrub = Scrubber::try_new(&ids).unwrap_or_else(|_| Scrubber::new::<&str>(&[]));
-    let r = match job.kind.as_str() {
-        "session" => run_session(driver, &job, &subjects),
-        "auto" => run_auto(driver, &job, &subjects),
+    let r = job_role(&job).and_then(|role| match job.kind.as_str() {
+        "session" => run_session(driver, &job, &subjects, role),
+        "auto" => run_auto(driver, &job, &subjects, role),
         k => Err(format!("jobs of kind {k} cannot be run by this version of pg_forget")),
-    };
+    });
     if let Err(m) = r {
         fail(driver, job.id, &m, &scrub);
     }
@@ -242,7 +257,7 @@ fn save_progress(id: i64, progress: &Progress, rows_done: i64, rows_matched: Opt
 }
 
 /// A session job: every table with a time column, batch after batch.
-fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)]) -> Result<(), String> {
+fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], role: pg_sys::Oid) -> Result<(), String> {
     let params: SessionParams = serde_json::from_str(&job.params).map_err(|e| format!("job parameters: {e}"))?;
     let mut progress: Progress = serde_json::from_str(&job.progress).unwrap_or_default();
     let users: Vec<String> = subjects.iter().filter(|(k, _)| k == "user").map(|(_, v)| v.clone()).collect();
@@ -263,6 +278,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)]) -> 
     let plan = planned?;
     let key = crate::key::with_key(|k| k.to_vec());
     let ctx = CallContext {
+        retry: false,
         hmac: Pseudonymizer::new(&key),
         prefixes: crate::guc::ip_prefixes(),
         scrubber: Scrubber::new::<&str>(&[]),
@@ -276,7 +292,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)]) -> 
     let (result, ctx) = context::with_context(ctx, || -> Result<bool, String> {
         // rows matched: counted once, when the job first runs
         if !progress.counted {
-            let total = in_subtransaction(|| {
+            let total = in_subtransaction(|| as_role(role, || {
                 let mut total = 0i64;
                 for i in 0..plan.tables.len() {
                     let n = Spi::get_one_with_args::<i64>(
@@ -288,7 +304,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)]) -> 
                     total += n;
                 }
                 total
-            })?;
+            }))?;
             progress.counted = true;
             save_progress(job.id, &progress, rows_done, Some(total + rows_done));
             driver.commit();
@@ -306,7 +322,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)]) -> 
                 }
                 let last = tp.last.clone();
                 let sql = plan.batch_sql(i);
-                let r = in_subtransaction(|| {
+                let r = in_subtransaction(|| as_role(role, || {
                     Spi::connect_mut(|c| {
                         let tab = c.update(
                             &sql,
@@ -327,7 +343,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)]) -> 
                         Ok::<_, pgrx::spi::SpiError>((selected, updated, new_last))
                     })
                     .or_raise()
-                })?;
+                }))?;
                 let (selected, updated, new_last) = r;
                 rows_done += updated;
                 let tp = progress.tables.entry(name.clone()).or_default();
@@ -390,10 +406,10 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)]) -> 
 /// deleted people, in one transaction (like `anonymize_users`). A name that
 /// exists again in an account table (deleted and re-created before the delay)
 /// is left alone: its rows are the new account's now.
-fn run_auto(driver: Driver, job: &Claimed, subjects: &[(String, String)]) -> Result<(), String> {
+fn run_auto(driver: Driver, job: &Claimed, subjects: &[(String, String)], role: pg_sys::Oid) -> Result<(), String> {
     let names: Vec<String> = subjects.iter().filter(|(k, _)| k == "user").map(|(_, v)| v.clone()).collect();
     let keys: Vec<String> = subjects.iter().filter(|(k, _)| k == "key").map(|(_, v)| v.clone()).collect();
-    in_subtransaction(|| {
+    in_subtransaction(|| as_role(role, || {
         let (cat, a) = crate::api::forget::checked_catalog();
         let plan = crate::plan::Plan::new(&cat, &a);
         let mut back: Vec<String> = Vec::new();
@@ -426,7 +442,7 @@ fn run_auto(driver: Driver, job: &Claimed, subjects: &[(String, String)]) -> Res
             Spi::run_with_args("DELETE FROM forget.job_subject WHERE job_id = $1", &[job.id.into()]).or_raise();
             Spi::run_with_args("UPDATE forget.job SET runner_pid = NULL WHERE id = $1", &[job.id.into()]).or_raise();
         });
-    })?;
+    }))?;
     driver.commit();
     Ok(())
 }

@@ -13,8 +13,8 @@
 
 use crate::catalog::{Analysis, Catalog, TaggedColumn};
 use crate::error::ForgetError;
-use crate::plan::{new_value, slot, Slot};
-use crate::sql::{ident, qualified};
+use crate::plan::{new_value, slot, value_match, Slot};
+use crate::sql::ident;
 use crate::tags::{Role, Strategy, TypeClass};
 
 /// A column named in `additional_fields`.
@@ -34,8 +34,10 @@ pub struct SessionTable {
     /// (expression on alias `t`, type) of each key part
     pub key: Vec<(String, String)>,
     pub time: String,
-    /// (column, type ident)
-    pub subjects: Vec<(String, String)>,
+    /// the subject columns (matched with `plan::value_match`)
+    pub subjects: Vec<TaggedColumn>,
+    /// `ONLY "schema"."table"` or the partitioned table
+    pub from: String,
     /// (column, is inet/cidr)
     pub ips: Vec<(String, bool)>,
     /// slot ids (into `SessionPlan::slots`)
@@ -118,13 +120,19 @@ impl SessionPlan {
         for (ti, cols) in time_tables(cat, a) {
             let t = &cat.tables[ti];
             let ty_of = |name: &str| t.columns.iter().find(|c| c.name == name).map(|c| c.type_ident.clone()).unwrap_or_default();
+            // batches page over the primary key: a ctid moves when the job updates the row,
+            // so a table without one could be paged forever
             let key: Vec<(String, String)> = match &t.primary_key {
                 Some(pk) if !pk.is_empty() => pk.iter().map(|c| (format!("t.{}", ident(c)), ty_of(c))).collect(),
-                _ => vec![("t.tableoid".into(), "pg_catalog.oid".into()), ("t.ctid".into(), "pg_catalog.tid".into())],
+                _ => {
+                    return Err(ForgetError::NotSupported(format!(
+                        "table {}.{} has a time column but no primary key; jobs page through tables by primary key: add one",
+                        t.schema, t.name
+                    )))
+                }
             };
             let time = cols.iter().find(|c| c.has_role(Role::Time)).map(|c| c.name.clone()).unwrap_or_default();
-            let subjects: Vec<(String, String)> =
-                cols.iter().filter(|c| c.has_role(Role::Subject)).map(|c| (c.name.clone(), c.type_ident.clone())).collect();
+            let subjects: Vec<TaggedColumn> = cols.iter().filter(|c| c.has_role(Role::Subject)).cloned().collect();
             let ips: Vec<(String, bool)> =
                 cols.iter().filter(|c| c.has_role(Role::Ip)).map(|c| (c.name.clone(), c.class == TypeClass::Inet)).collect();
             let pi = tables.len();
@@ -157,6 +165,7 @@ impl SessionPlan {
                             name: col.name.clone(),
                             data_type: col.data_type.clone(),
                             type_ident: col.type_ident.clone(),
+                            eq_op: col.eq_op.clone().unwrap_or_else(|| "OPERATOR(pg_catalog.=)".into()),
                             class,
                             tag: Default::default(),
                             strategy: None,
@@ -185,6 +194,7 @@ impl SessionPlan {
                 subjects,
                 ips,
                 slots: ids,
+                from: t.from_sql(),
             });
         }
         Ok(SessionPlan { tables, slots })
@@ -192,8 +202,8 @@ impl SessionPlan {
 
     fn matches(&self, t: &SessionTable) -> String {
         let mut conds = Vec::new();
-        for (c, ty) in &t.subjects {
-            conds.push(format!("t.{} = ANY($3::{ty}[])", ident(c)));
+        for c in &t.subjects {
+            conds.push(value_match("t", c, "$3"));
         }
         for (c, inet) in &t.ips {
             if *inet {
@@ -212,14 +222,14 @@ impl SessionPlan {
     /// Rows the job will mask in table `i` (counted once, when the job starts).
     pub fn count_sql(&self, i: usize) -> String {
         let t = &self.tables[i];
-        format!("SELECT count(*) FROM {} t WHERE {}", qualified(&t.schema, &t.name), self.matches(t))
+        format!("SELECT count(*) FROM {} t WHERE {}", t.from, self.matches(t))
     }
 
     /// One batch of table `i`: selects the next `$6` matching rows after key
     /// `$5`, masks them, and returns `(rows selected, rows updated, last key)`.
     pub fn batch_sql(&self, i: usize) -> String {
         let t = &self.tables[i];
-        let from = qualified(&t.schema, &t.name);
+        let from = &t.from;
         let keys: Vec<&str> = t.key.iter().map(|(e, _)| e.as_str()).collect();
         let aliases: Vec<String> = (0..t.key.len()).map(|k| format!("k{k}")).collect();
         let sel: Vec<String> = keys.iter().zip(&aliases).map(|(e, a)| format!("{e} AS {a}")).collect();
@@ -315,20 +325,20 @@ mod tests {
         let a = analyze(&cat);
         let p = SessionPlan::new(&cat, &a, &[]).unwrap();
         let sql = p.batch_sql(0);
-        assert!(sql.contains(r#"t."started_at" BETWEEN $1::timestamptz AND $2::timestamptz AND (t."user_id" = ANY($3::"pg_catalog"."text"[]) OR t."ip"::inet <<= ANY($4::inet[]))"#), "{sql}");
+        assert!(sql.contains(r#"t."started_at" BETWEEN $1::timestamptz AND $2::timestamptz AND (t."user_id" OPERATOR(pg_catalog.=) ANY($3::"pg_catalog"."text"[]) OR t."ip"::inet <<= ANY($4::inet[]))"#), "{sql}");
         assert!(sql.contains(r#"($5::text[] IS NULL OR (t."id") > ($5[1]::"pg_catalog"."int8")) ORDER BY t."id" LIMIT $6"#), "{sql}");
-        assert!(sql.contains(r#"UPDATE "app"."sessions" t SET "user_id" = forget._mask_text(t."user_id"::text, 0, true)"#), "{sql}");
+        assert!(sql.contains(r#"UPDATE ONLY "app"."sessions" t SET "user_id" = forget._mask_text(t."user_id"::text, 0, true)"#), "{sql}");
         assert!(sql.contains("FROM b WHERE (t.\"id\") = (b.k0)"), "{sql}");
-        assert!(p.count_sql(0).starts_with("SELECT count(*) FROM \"app\".\"sessions\" t WHERE"));
+        assert!(p.count_sql(0).starts_with("SELECT count(*) FROM ONLY \"app\".\"sessions\" t WHERE"));
     }
 
     #[test]
-    fn tables_without_a_primary_key_page_by_ctid() {
+    fn tables_without_a_primary_key_are_refused() {
         let mut cat = sessions_catalog();
         cat.tables[4].primary_key = None;
         let a = analyze(&cat);
-        let p = SessionPlan::new(&cat, &a, &[]).unwrap();
-        let sql = p.batch_sql(0);
-        assert!(sql.contains("(t.tableoid, t.ctid) > ($5[1]::pg_catalog.oid, $5[2]::pg_catalog.tid)"), "{sql}");
+        let e = SessionPlan::new(&cat, &a, &[]).unwrap_err();
+        assert_eq!(e.sqlstate(), "0A000");
+        assert!(e.to_string().contains("app.sessions"), "{e}");
     }
 }

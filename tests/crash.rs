@@ -130,6 +130,8 @@ fn finish_and_check(c: &mut Client, job: i64, matched: i64, users: &[&str]) {
 
 #[test]
 fn terminated_runner_and_immediate_shutdown_then_retry() {
+    // a server left from an earlier run may have an older library loaded
+    cluster("stop");
     cluster("start");
     fixture("crash");
     let mut c = connect("crash");

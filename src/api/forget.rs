@@ -14,7 +14,7 @@ use crate::jobs::{self, ReportRow};
 use crate::mask::hmac::{Pseudonymizer, REPLACEMENT};
 use crate::mask::text::Scrubber;
 use crate::plan::{like_pattern, Mode, Plan};
-use crate::sql::{ident, qualified};
+use crate::sql::ident;
 use crate::tags::{Role, Strategy};
 
 /// Checks the names argument: not NULL, no NULL element, no empty string.
@@ -96,12 +96,10 @@ fn unique_maps(plan: &Plan, g: &Gathered, hmac: &Pseudonymizer, person: Option<&
     let mut maps = HashMap::new();
     for (&slot_id, olds) in &g.olds {
         let slot = &plan.slots[slot_id];
-        let (schema, table) = plan.schema_table(slot.table);
         let q = format!(
-            "SELECT DISTINCT t.{col}::text FROM {tab} t WHERE t.{col} = ANY($1::{ty}[])",
+            "SELECT DISTINCT t.{col}::text FROM {tab} t WHERE t.{col}::text OPERATOR(pg_catalog.=) ANY($1::text[])",
             col = ident(&slot.column),
-            tab = qualified(schema, table),
-            ty = slot.type_ident
+            tab = cat_from(plan, slot.table),
         );
         let strategy = slot.strategy.clone();
         let make = |old: &str, digits: usize| match &strategy {
@@ -127,6 +125,10 @@ fn unique_maps(plan: &Plan, g: &Gathered, hmac: &Pseudonymizer, person: Option<&
         maps.insert(slot_id, m);
     }
     maps
+}
+
+fn cat_from(plan: &Plan, pi: usize) -> String {
+    plan.cat.tables[plan.tables[pi].table].from_sql()
 }
 
 /// Per plan table: (rows of the people, other people's rows, deleted?)
@@ -212,7 +214,9 @@ pub fn erase_request(req: &EraseRequest, job: Option<i64>) -> i64 {
     let scrubber = Scrubber::try_new(&identifiers)
         .unwrap_or_else(|e| raise(ForgetError::InvalidArgument(format!("too many identifiers to scrub: {e}"))));
     let patterns: Vec<String> = identifiers.iter().map(|i| like_pattern(i)).collect();
+    let ctx_identifiers = identifiers.clone();
     let ctx = CallContext {
+        retry: req.kind == "retry",
         hmac: Pseudonymizer::new(&key),
         prefixes: crate::guc::ip_prefixes(),
         scrubber,
@@ -229,9 +233,11 @@ pub fn erase_request(req: &EraseRequest, job: Option<i64>) -> i64 {
             .collect(),
     };
     // rows this statement deletes from account tables must not queue automatic anonymization
-    Spi::run("SELECT pg_catalog.set_config('pg_forget.erasing', 'on', true)").or_raise();
-    let (results, ctx) = context::with_context(ctx, || run_main(&plan, mode, dry_run, names, &patterns, &req.keys));
-    Spi::run("SELECT pg_catalog.set_config('pg_forget.erasing', '', true)").or_raise();
+    let erasing = Erasing::start();
+    let (results, ctx) = context::with_context(ctx, || {
+        sanitized(&ctx_identifiers, || run_main(&plan, mode, dry_run, names, &patterns, &req.keys))
+    });
+    drop(erasing);
 
     // the report: per masked column, per deleting table, and the names not found
     let mut rows = Vec::new();
@@ -340,7 +346,7 @@ fn retry_anonymization(current_username: Option<String>, original_username: Opti
     let pseudonyms: Vec<String> = names.iter().chain(keys.iter()).map(|v| hmac.pseudonym(v)).collect();
     let earlier: Vec<i64> = jobs::as_owner(|| {
         Spi::get_one_with_args::<Vec<i64>>(
-            "SELECT coalesce(array_agg(DISTINCT job_id ORDER BY job_id), '{}') FROM forget.audit_log
+            "SELECT coalesce(pg_catalog.array_agg(DISTINCT job_id ORDER BY job_id), '{}') FROM forget.audit_log
               WHERE subject_pseudonym = ANY($1) AND job_id IS NOT NULL",
             &[pseudonyms.into()],
         )
@@ -426,6 +432,62 @@ fn locate_users(
     }
     rows.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
     TableIterator::new(rows.into_iter().map(|r| (r.2, r.3, r.4, r.5, r.6)))
+}
+
+thread_local! {
+    static ERASING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the backend as running pg_forget's own deletes until dropped (also on error).
+struct Erasing;
+impl Erasing {
+    fn start() -> Erasing {
+        ERASING.with(|e| e.set(true));
+        Erasing
+    }
+}
+impl Drop for Erasing {
+    fn drop(&mut self) {
+        ERASING.with(|e| e.set(false));
+    }
+}
+
+/// Internal, for the accounts-table trigger: should a delete queue automatic
+/// anonymization? Not when pg_forget itself deletes, nor with
+/// `forget.auto_anonymize` off. (A function of the library, so the setting is
+/// the real, superuser-only one, never a placeholder anyone could set.)
+#[pg_extern(volatile, parallel_safe)]
+fn _auto_queue_wanted() -> bool {
+    !ERASING.with(|e| e.get()) && crate::guc::AUTO_ANONYMIZE.get()
+}
+
+/// Internal: `forget.anonymize_delay` in seconds.
+#[pg_extern(volatile, parallel_safe)]
+fn _auto_delay_seconds() -> i32 {
+    crate::guc::ANONYMIZE_DELAY.get()
+}
+
+/// Runs the statement that changes the tables; an error coming out of it keeps
+/// its SQLSTATE but loses its DETAIL (a constraint's "Key (username)=(alice)")
+/// and has the people's identifiers scrubbed out of its message.
+fn sanitized<R>(identifiers: &[String], f: impl FnOnce() -> R) -> R {
+    let scrub = Scrubber::try_new(identifiers).unwrap_or_else(|_| Scrubber::new::<&str>(&[]));
+    let f = std::panic::AssertUnwindSafe(f);
+    pgrx::PgTryBuilder::new(move || f())
+        .catch_others(|e| {
+            let (code, msg) = match &e {
+                pgrx::pg_sys::panic::CaughtError::PostgresError(r) | pgrx::pg_sys::panic::CaughtError::ErrorReport(r) => {
+                    (r.sql_error_code(), r.message().to_string())
+                }
+                pgrx::pg_sys::panic::CaughtError::RustPanic { .. } => e.rethrow(),
+            };
+            let msg = scrub.scrub(&msg, REPLACEMENT).unwrap_or(msg);
+            pgrx::pg_sys::panic::ErrorReport::new(code, msg, "pg_forget")
+                .set_hint("pg_forget left out the error's detail, which may hold personal data")
+                .report(pgrx::PgLogLevel::ERROR);
+            unreachable!("ERROR does not return")
+        })
+        .execute()
 }
 
 /// Validates the names, records `exported` in the audit log, and returns the

@@ -82,8 +82,8 @@ fn _create_anonymization_job(
         .expect("INSERT RETURNING gives a row");
         Spi::run_with_args(
             "INSERT INTO forget.job_subject (job_id, kind, value)
-             SELECT $1, 'user', u FROM unnest($2::text[]) AS u
-             UNION ALL SELECT $1, 'ip', i FROM unnest($3::text[]) AS i",
+             SELECT $1, 'user', u FROM pg_catalog.unnest($2::text[]) AS u
+             UNION ALL SELECT $1, 'ip', i FROM pg_catalog.unnest($3::text[]) AS i",
             &[id.into(), users.clone().into(), nets.clone().into()],
         )
         .or_raise();

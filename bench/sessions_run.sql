@@ -1,4 +1,4 @@
--- One run of one case on fresh data (bench/reset.sql ran just before):
+-- One run of one case on fresh data (bench/sessions_reset.sql ran just before):
 -- queues the job, then times CALL forget.run_jobs() on sessions and the
 -- hand-written UPDATE on sessions_plain, in the order :ours_first says,
 -- then checks what both did. Prints one line starting with "result".
@@ -14,13 +14,13 @@ SELECT forget.create_anonymization_job(:'start_ts', :'end_ts', :'users'::text[],
 CHECKPOINT;
 
 \if :ours_first
-\ir ours.sql
+\ir sessions_ours.sql
 CHECKPOINT;
-\ir baseline.sql
+\ir sessions_baseline.sql
 \else
-\ir baseline.sql
+\ir sessions_baseline.sql
 CHECKPOINT;
-\ir ours.sql
+\ir sessions_ours.sql
 \endif
 
 -- what happened, on both sides
