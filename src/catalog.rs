@@ -282,22 +282,37 @@ pub(crate) mod fixtures {
     pub fn portal() -> Catalog {
         Catalog {
             tables: vec![
-                table(1, "app", "users", Some("accounts\n@pii subjects"), vec![
-                    col("id", "int4", "N", None),
-                    col("username", "text", "S", Some("Login.\n@pii subject")),
-                    col("email", "text", "S", Some("@pii email")),
-                    col("address_id", "int4", "N", None),
-                ]),
-                table(2, "app", "events", None, vec![
-                    col("id", "int4", "N", None),
-                    col("user_id", "int4", "N", None),
-                    col("ip", "inet", "I", Some("@pii ip")),
-                    col("message", "text", "S", Some("@pii scrub")),
-                ]),
-                table(3, "app", "addresses", None, vec![
-                    col("id", "int4", "N", None),
-                    col("street", "text", "S", Some("@pii")),
-                ]),
+                table(
+                    1,
+                    "app",
+                    "users",
+                    Some("accounts\n@pii subjects"),
+                    vec![
+                        col("id", "int4", "N", None),
+                        col("username", "text", "S", Some("Login.\n@pii subject")),
+                        col("email", "text", "S", Some("@pii email")),
+                        col("address_id", "int4", "N", None),
+                    ],
+                ),
+                table(
+                    2,
+                    "app",
+                    "events",
+                    None,
+                    vec![
+                        col("id", "int4", "N", None),
+                        col("user_id", "int4", "N", None),
+                        col("ip", "inet", "I", Some("@pii ip")),
+                        col("message", "text", "S", Some("@pii scrub")),
+                    ],
+                ),
+                table(
+                    3,
+                    "app",
+                    "addresses",
+                    None,
+                    vec![col("id", "int4", "N", None), col("street", "text", "S", Some("@pii"))],
+                ),
                 table(4, "app", "countries", None, vec![col("id", "int4", "N", None)]),
             ],
             foreign_keys: vec![fk(2, "user_id", 1), fk(1, "address_id", 3)],

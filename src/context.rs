@@ -67,7 +67,9 @@ fn with_slot<R>(slot: i32, f: impl FnOnce(&mut SlotState, &CallContext) -> R) ->
     CURRENT.with(|c| {
         let mut guard = c.borrow_mut();
         let Some(ctx) = guard.as_mut() else {
-            raise(ForgetError::WrongState("pg_forget's internal masking functions run only inside its own calls".into()))
+            raise(ForgetError::WrongState(
+                "pg_forget's internal masking functions run only inside its own calls".into(),
+            ))
         };
         let idx = usize::try_from(slot).ok().filter(|&i| i < ctx.slots.len());
         let Some(idx) = idx else { raise(ForgetError::Internal(format!("unknown slot {slot}"))) };
@@ -171,11 +173,10 @@ fn _mask_inet(val: Option<Inet>, slot: i32) -> Option<Inet> {
             Strategy::Ip { v4, v6 } => (v4.unwrap_or(ctx.prefixes.0), v6.unwrap_or(ctx.prefixes.1)),
             _ => ctx.prefixes,
         };
-        let net: ipnet::IpNet = v
-            .0
-            .parse::<ipnet::IpNet>()
-            .or_else(|_| v.0.parse::<std::net::IpAddr>().map(Into::into))
-            .unwrap_or_else(|_| raise(ForgetError::Internal("unreadable inet value".into())));
+        let net: ipnet::IpNet =
+            v.0.parse::<ipnet::IpNet>()
+                .or_else(|_| v.0.parse::<std::net::IpAddr>().map(Into::into))
+                .unwrap_or_else(|_| raise(ForgetError::Internal("unreadable inet value".into())));
         let masked = ip::mask_net(net, v4, v6);
         if masked != net {
             s.changed += 1;

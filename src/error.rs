@@ -80,12 +80,10 @@ impl ForgetError {
     /// A hint for the user, where there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
-            ForgetError::BadTag { count, .. } => Some(format!(
-                "{count} problem(s) in all; SELECT * FROM forget.check_tags() lists them"
-            )),
-            ForgetError::PermissionDenied(_) => {
-                Some("GRANT forget_admin TO the role that runs pg_forget".into())
+            ForgetError::BadTag { count, .. } => {
+                Some(format!("{count} problem(s) in all; SELECT * FROM forget.check_tags() lists them"))
             }
+            ForgetError::PermissionDenied(_) => Some("GRANT forget_admin TO the role that runs pg_forget".into()),
             _ => None,
         }
     }
@@ -129,7 +127,8 @@ mod tests {
 
     #[test]
     fn bad_tag_message_names_target_and_hint_counts() {
-        let e = ForgetError::BadTag { target: "app.users.email".into(), problem: "unknown word \"foo\"".into(), count: 3 };
+        let e =
+            ForgetError::BadTag { target: "app.users.email".into(), problem: "unknown word \"foo\"".into(), count: 3 };
         assert_eq!(e.to_string(), "invalid @pii tag on app.users.email: unknown word \"foo\"");
         assert!(e.hint().unwrap().starts_with("3 problem(s)"));
     }

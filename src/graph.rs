@@ -114,8 +114,8 @@ impl<'a> Graph<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::fixtures::*;
     use crate::catalog::analyze;
+    use crate::catalog::fixtures::*;
 
     fn reach_of(cat: &Catalog) -> Vec<Reach> {
         let a = analyze(cat);

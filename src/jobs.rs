@@ -12,9 +12,12 @@ use crate::api::OrRaise;
 /// The previous user and setting are restored afterwards; on error,
 /// PostgreSQL's (sub)transaction abort restores both.
 pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
-    let owner: pg_sys::Oid = Spi::get_one::<pg_sys::Oid>("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pg_forget'")
-        .or_raise()
-        .unwrap_or_else(|| crate::api::raise(crate::error::ForgetError::WrongState("extension pg_forget is not installed".into())));
+    let owner: pg_sys::Oid =
+        Spi::get_one::<pg_sys::Oid>("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pg_forget'")
+            .or_raise()
+            .unwrap_or_else(|| {
+                crate::api::raise(crate::error::ForgetError::WrongState("extension pg_forget is not installed".into()))
+            });
     switch_role(owner, true, f)
 }
 
@@ -36,14 +39,14 @@ fn switch_role<R>(role: pg_sys::Oid, pin_search_path: bool, f: impl FnOnce() -> 
         let nest = pg_sys::NewGUCNestLevel();
         if pin_search_path {
             pg_sys::set_config_option(
-            c"search_path".as_ptr(),
-            c"pg_catalog, pg_temp".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
+                c"search_path".as_ptr(),
+                c"pg_catalog, pg_temp".as_ptr(),
+                pg_sys::GucContext::PGC_USERSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
             );
         }
         nest
@@ -77,8 +80,11 @@ pub fn start_job(kind: &str, dry_run: bool, role: &str) -> i64 {
 
 pub fn set_params(id: i64, params: &str) {
     as_owner(|| {
-        Spi::run_with_args("UPDATE forget.job SET params = $2::jsonb WHERE id = $1", &[id.into(), params.to_string().into()])
-            .or_raise()
+        Spi::run_with_args(
+            "UPDATE forget.job SET params = $2::jsonb WHERE id = $1",
+            &[id.into(), params.to_string().into()],
+        )
+        .or_raise()
     })
 }
 

@@ -19,11 +19,11 @@ pub mod unique;
 
 pub mod api;
 pub mod context;
+pub mod guc;
 pub mod jobs;
+pub mod key;
 pub mod runner;
 pub mod worker;
-pub mod guc;
-pub mod key;
 
 ::pgrx::pg_module_magic!(name, version);
 

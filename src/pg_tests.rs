@@ -54,7 +54,9 @@ mod tests {
         portal_schema();
         assert_eq!(one::<i64>(r#"SELECT count(*) FROM forget.pii_columns WHERE schema_name = 'App Portal'"#), Some(6));
         assert_eq!(
-            one::<String>("SELECT strategy FROM forget.pii_columns WHERE table_name = 'users' AND column_name = 'username'"),
+            one::<String>(
+                "SELECT strategy FROM forget.pii_columns WHERE table_name = 'users' AND column_name = 'username'"
+            ),
             Some("subject".into())
         );
         assert_eq!(one::<bool>("SELECT via_fk FROM forget.pii_columns WHERE column_name = 'ip'"), Some(true));
@@ -78,10 +80,19 @@ mod tests {
             one::<String>("SELECT word FROM forget.check_tags() WHERE column_name = 'email'"),
             Some("frobnicate".into())
         );
-        assert_eq!(one::<String>("SELECT word FROM forget.check_tags() WHERE column_name = 'user_id'"), Some("hash".into()));
-        assert_eq!(one::<String>("SELECT table_name FROM forget.check_tags() WHERE column_name = 'at'"), Some("events".into()));
+        assert_eq!(
+            one::<String>("SELECT word FROM forget.check_tags() WHERE column_name = 'user_id'"),
+            Some("hash".into())
+        );
+        assert_eq!(
+            one::<String>("SELECT table_name FROM forget.check_tags() WHERE column_name = 'at'"),
+            Some("events".into())
+        );
         // a column with a problem is not in pii_columns
-        assert_eq!(one::<i64>("SELECT count(*) FROM forget.pii_columns WHERE column_name IN ('email','user_id','at')"), Some(0));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM forget.pii_columns WHERE column_name IN ('email','user_id','at')"),
+            Some(0)
+        );
     }
 
     #[pg_test]
@@ -144,8 +155,8 @@ mod tests {
 
     #[pg_test]
     fn sqlstates_map_to_postgres_error_codes() {
-        use pgrx::PgSqlErrorCode::*;
         use crate::api::errcode;
+        use pgrx::PgSqlErrorCode::*;
         assert_eq!(errcode("22023"), ERRCODE_INVALID_PARAMETER_VALUE);
         assert_eq!(errcode("22004"), ERRCODE_NULL_VALUE_NOT_ALLOWED);
         assert_eq!(errcode("42601"), ERRCODE_SYNTAX_ERROR);
@@ -166,12 +177,16 @@ mod tests {
     #[pg_test]
     fn json_redaction_and_scrub_as_sql() {
         assert_eq!(
-            one::<bool>(r#"SELECT forget.redact_json('{"a":{"name":"x","k":[{"name":{"deep":1}}]},"b":2}', '{name}')
-                          = '{"a":{"name":"anonymous","k":[{"name":"anonymous"}]},"b":2}'::jsonb"#),
+            one::<bool>(
+                r#"SELECT forget.redact_json('{"a":{"name":"x","k":[{"name":{"deep":1}}]},"b":2}', '{name}')
+                          = '{"a":{"name":"anonymous","k":[{"name":"anonymous"}]},"b":2}'::jsonb"#
+            ),
             Some(true)
         );
         assert_eq!(
-            one::<String>("SELECT forget.scrub_text('bob wrote to alice@example.com and alice', '{alice,alice@example.com}')"),
+            one::<String>(
+                "SELECT forget.scrub_text('bob wrote to alice@example.com and alice', '{alice,alice@example.com}')"
+            ),
             Some("bob wrote to anonymous and anonymous".into())
         );
     }
@@ -189,7 +204,9 @@ mod tests {
     #[pg_test]
     fn key_is_registered_for_pg_dump_and_hidden_from_public() {
         assert_eq!(
-            one::<bool>("SELECT 'forget.hmac_key'::regclass = ANY(extconfig) FROM pg_extension WHERE extname = 'pg_forget'"),
+            one::<bool>(
+                "SELECT 'forget.hmac_key'::regclass = ANY(extconfig) FROM pg_extension WHERE extname = 'pg_forget'"
+            ),
             Some(true)
         );
         assert_eq!(one::<bool>("SELECT has_table_privilege('public', 'forget.hmac_key', 'SELECT')"), Some(false));

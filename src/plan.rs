@@ -506,9 +506,8 @@ UNION ALL "),
                 String::new()
             };
             for c in self.tagged_columns(pi) {
-                let ident_like = c.has_role(Role::Subject)
-                    || c.has_role(Role::Key)
-                    || matches!(c.strategy, Some(Strategy::Email));
+                let ident_like =
+                    c.has_role(Role::Subject) || c.has_role(Role::Key) || matches!(c.strategy, Some(Strategy::Email));
                 if ident_like && c.class == TypeClass::Text {
                     parts.push(format!(
                         "SELECT 'id'::text, NULL::int, t.{col}::text FROM {from} t WHERE {isp}{alone} AND t.{col} IS NOT NULL",
@@ -588,7 +587,9 @@ UNION ALL "),
                     format!("DELETE FROM {from} t WHERE {isp} RETURNING true AS p")
                 };
                 ctes.push(format!("{name} AS MATERIALIZED ({body})"));
-                results.push(format!("SELECT {pi}, count(*) FILTER (WHERE p), count(*) FILTER (WHERE NOT p), true FROM {name}"));
+                results.push(format!(
+                    "SELECT {pi}, count(*) FILTER (WHERE p), count(*) FILTER (WHERE NOT p), true FROM {name}"
+                ));
                 // other people's rows that mention the person
                 if let Some(o) = &others {
                     let sets: Vec<(String, String)> = t
@@ -599,7 +600,10 @@ UNION ALL "),
                         .map(|s| (s.column.clone(), new_value(s, "false")))
                         .collect();
                     let oname = format!("o_{pi}");
-                    ctes.push(format!("{oname} AS MATERIALIZED ({})", self.change_body(&from, &sets, &format!("NOT {isp} AND {o}"), "false", dry_run)));
+                    ctes.push(format!(
+                        "{oname} AS MATERIALIZED ({})",
+                        self.change_body(&from, &sets, &format!("NOT {isp} AND {o}"), "false", dry_run)
+                    ));
                     results.push(format!("SELECT {pi}, 0::bigint, count(*), false FROM {oname}"));
                 }
                 continue;
@@ -629,7 +633,9 @@ UNION ALL "),
                 (false, None) => continue,
             };
             ctes.push(format!("{name} AS MATERIALIZED ({})", self.change_body(&from, &sets, &filter, &isp, dry_run)));
-            results.push(format!("SELECT {pi}, count(*) FILTER (WHERE p), count(*) FILTER (WHERE NOT p), false FROM {name}"));
+            results.push(format!(
+                "SELECT {pi}, count(*) FILTER (WHERE p), count(*) FILTER (WHERE NOT p), false FROM {name}"
+            ));
         }
         if results.is_empty() {
             return "SELECT 0, 0::bigint, 0::bigint, false WHERE false".into();
@@ -672,7 +678,6 @@ pub fn new_value(s: &Slot, person: &str) -> String {
     }
 }
 
-
 pub fn slot(id: usize, table: usize, c: &TaggedColumn, strategy: Strategy) -> Slot {
     Slot {
         id,
@@ -700,7 +705,6 @@ pub fn value_match(alias: &str, c: &TaggedColumn, values: &str) -> String {
         (_, one) => format!("{col}::text OPERATOR(pg_catalog.=) {one}"),
     }
 }
-
 
 /// `%<identifier with % _ \ escaped>%`: a LIKE pattern that finds the identifier anywhere.
 pub fn like_pattern(id: &str) -> String {
@@ -772,7 +776,10 @@ mod tests {
         assert!(sql.contains(r#"UPDATE ONLY "app"."events" t SET "ip" = CASE WHEN"#), "{sql}");
         assert!(sql.contains("forget._mask_inet(t.\"ip\"::inet, 2)"), "{sql}");
         // scrub columns apply to other people's rows too
-        assert!(sql.contains(r#"t."message"::text ILIKE ANY($2) AND forget._would_change(t."message"::text, 3)"#), "{sql}");
+        assert!(
+            sql.contains(r#"t."message"::text ILIKE ANY($2) AND forget._would_change(t."message"::text, 3)"#),
+            "{sql}"
+        );
         let del = p.main_sql(Mode::Delete, false);
         assert_eq!(del.matches("DELETE FROM").count(), 3, "{del}");
         let dry = p.main_sql(Mode::Anonymize, true);
@@ -798,7 +805,12 @@ mod tests {
         let last = p.tables.last().unwrap();
         assert_eq!(last.reach, Reach::None);
         let sql = p.main_sql(Mode::Anonymize, false);
-        assert!(sql.contains(r#"UPDATE ONLY "app"."countries" t SET "notes" = forget._mask_text(t."notes"::text, 5, false)"#), "{sql}");
+        assert!(
+            sql.contains(
+                r#"UPDATE ONLY "app"."countries" t SET "notes" = forget._mask_text(t."notes"::text, 5, false)"#
+            ),
+            "{sql}"
+        );
     }
 
     #[test]
@@ -807,7 +819,9 @@ mod tests {
         cat.tables[1].primary_key = None;
         let a = analyze(&cat);
         let p = Plan::new(&cat, &a);
-        assert!(p.is_person(1, "t").contains("(t.tableoid, t.ctid) IN (SELECT m.\"__pgf_toid\", m.\"__pgf_tid\" FROM m_1 m)"));
+        assert!(p
+            .is_person(1, "t")
+            .contains("(t.tableoid, t.ctid) IN (SELECT m.\"__pgf_toid\", m.\"__pgf_tid\" FROM m_1 m)"));
     }
 
     #[test]
@@ -847,7 +861,9 @@ mod tests {
         // per-name attribution never matches keys
         assert!(!p.matched_ctes(Grouping::PerName).contains("$3"));
         assert_eq!(p.account_tables(), vec![0]);
-        assert!(p.existing_names_sql(0).contains("EXISTS (SELECT 1 FROM ONLY \"app\".\"users\" t WHERE (t.\"username\" OPERATOR(pg_catalog.=) n.name"));
+        assert!(p.existing_names_sql(0).contains(
+            "EXISTS (SELECT 1 FROM ONLY \"app\".\"users\" t WHERE (t.\"username\" OPERATOR(pg_catalog.=) n.name"
+        ));
     }
 
     #[test]
@@ -865,7 +881,10 @@ mod tests {
         let sql = p.gather_sql();
         assert!(sql.contains(r#"SELECT 'id'::text, NULL::int, t."username"::text FROM ONLY "app"."users" t"#), "{sql}");
         // users is the account table: no extra condition; events rows must name only the people
-        assert!(!sql.contains(r#"FROM ONLY "app"."users" t WHERE (t."id") IN (SELECT m."id" FROM m_0 m) AND (t."#), "{sql}");
+        assert!(
+            !sql.contains(r#"FROM ONLY "app"."users" t WHERE (t."id") IN (SELECT m."id" FROM m_0 m) AND (t."#),
+            "{sql}"
+        );
         assert!(sql.contains(r#"SELECT 'id'::text, NULL::int, t."email"::text"#), "{sql}");
         assert!(sql.contains(r#"SELECT 'old'::text, 0, t."username"::text"#), "{sql}");
         assert!(sql.contains("SELECT 'nf'::text"), "{sql}");

@@ -89,7 +89,9 @@ pub fn in_subtransaction<R>(f: impl FnOnce() -> R) -> Result<R, String> {
                 pg_sys::panic::CaughtError::PostgresError(r) | pg_sys::panic::CaughtError::ErrorReport(r) => {
                     format!("{}: {}", crate::api::sqlstate_text(r.sql_error_code()), r.message())
                 }
-                pg_sys::panic::CaughtError::RustPanic { ereport, .. } => format!("internal error: {}", ereport.message()),
+                pg_sys::panic::CaughtError::RustPanic { ereport, .. } => {
+                    format!("internal error: {}", ereport.message())
+                }
             };
             pg_sys::RollbackAndReleaseCurrentSubTransaction();
             pg_sys::MemoryContextSwitchTo(cx);
@@ -210,7 +212,9 @@ fn job_role(job: &Claimed) -> Result<pg_sys::Oid, String> {
         &[job.role_name.clone().into()],
     )
     .or_raise()
-    .ok_or_else(|| "the role that queued this job no longer exists or is no longer a member of forget_admin".to_string())
+    .ok_or_else(|| {
+        "the role that queued this job no longer exists or is no longer a member of forget_admin".to_string()
+    })
 }
 
 fn run_one(driver: Driver, job: Claimed) {
@@ -292,19 +296,26 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
     let (result, ctx) = context::with_context(ctx, || -> Result<bool, String> {
         // rows matched: counted once, when the job first runs
         if !progress.counted {
-            let total = in_subtransaction(|| as_role(role, || {
-                let mut total = 0i64;
-                for i in 0..plan.tables.len() {
-                    let n = Spi::get_one_with_args::<i64>(
-                        &plan.count_sql(i),
-                        &[params.start.clone().into(), params.end.clone().into(), users.clone().into(), ips_arg(&ips).into()],
-                    )
-                    .or_raise()
-                    .unwrap_or(0);
-                    total += n;
-                }
-                total
-            }))?;
+            let total = in_subtransaction(|| {
+                as_role(role, || {
+                    let mut total = 0i64;
+                    for i in 0..plan.tables.len() {
+                        let n = Spi::get_one_with_args::<i64>(
+                            &plan.count_sql(i),
+                            &[
+                                params.start.clone().into(),
+                                params.end.clone().into(),
+                                users.clone().into(),
+                                ips_arg(&ips).into(),
+                            ],
+                        )
+                        .or_raise()
+                        .unwrap_or(0);
+                        total += n;
+                    }
+                    total
+                })
+            })?;
             progress.counted = true;
             save_progress(job.id, &progress, rows_done, Some(total + rows_done));
             driver.commit();
@@ -322,28 +333,30 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
                 }
                 let last = tp.last.clone();
                 let sql = plan.batch_sql(i);
-                let r = in_subtransaction(|| as_role(role, || {
-                    Spi::connect_mut(|c| {
-                        let tab = c.update(
-                            &sql,
-                            None,
-                            &[
-                                params.start.clone().into(),
-                                params.end.clone().into(),
-                                users.clone().into(),
-                                ips_arg(&ips).into(),
-                                last.clone().into(),
-                                batch.into(),
-                            ],
-                        )?;
-                        let row = tab.first();
-                        let selected: i64 = row.get(1)?.unwrap_or(0);
-                        let updated: i64 = row.get(2)?.unwrap_or(0);
-                        let new_last: Option<Vec<String>> = row.get(3)?;
-                        Ok::<_, pgrx::spi::SpiError>((selected, updated, new_last))
+                let r = in_subtransaction(|| {
+                    as_role(role, || {
+                        Spi::connect_mut(|c| {
+                            let tab = c.update(
+                                &sql,
+                                None,
+                                &[
+                                    params.start.clone().into(),
+                                    params.end.clone().into(),
+                                    users.clone().into(),
+                                    ips_arg(&ips).into(),
+                                    last.clone().into(),
+                                    batch.into(),
+                                ],
+                            )?;
+                            let row = tab.first();
+                            let selected: i64 = row.get(1)?.unwrap_or(0);
+                            let updated: i64 = row.get(2)?.unwrap_or(0);
+                            let new_last: Option<Vec<String>> = row.get(3)?;
+                            Ok::<_, pgrx::spi::SpiError>((selected, updated, new_last))
+                        })
+                        .or_raise()
                     })
-                    .or_raise()
-                }))?;
+                })?;
                 let (selected, updated, new_last) = r;
                 rows_done += updated;
                 let tp = progress.tables.entry(name.clone()).or_default();
@@ -362,8 +375,11 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
     if !result? {
         // asked to stop: queue the job again; it resumes from its progress
         as_owner(|| {
-            Spi::run_with_args("UPDATE forget.job SET status = 'queued', runner_pid = NULL WHERE id = $1", &[job.id.into()])
-                .or_raise()
+            Spi::run_with_args(
+                "UPDATE forget.job SET status = 'queued', runner_pid = NULL WHERE id = $1",
+                &[job.id.into()],
+            )
+            .or_raise()
         });
         driver.commit();
         return Ok(());
@@ -409,40 +425,43 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
 fn run_auto(driver: Driver, job: &Claimed, subjects: &[(String, String)], role: pg_sys::Oid) -> Result<(), String> {
     let names: Vec<String> = subjects.iter().filter(|(k, _)| k == "user").map(|(_, v)| v.clone()).collect();
     let keys: Vec<String> = subjects.iter().filter(|(k, _)| k == "key").map(|(_, v)| v.clone()).collect();
-    in_subtransaction(|| as_role(role, || {
-        let (cat, a) = crate::api::forget::checked_catalog();
-        let plan = crate::plan::Plan::new(&cat, &a);
-        let mut back: Vec<String> = Vec::new();
-        for pi in plan.account_tables() {
-            let found = Spi::connect(|c| {
-                let tab = c.select(&plan.existing_names_sql(pi), None, &[names.clone().into()])?;
-                let mut v = Vec::new();
-                for row in tab {
-                    if let Some(n) = row.get::<String>(1)? {
-                        v.push(n);
+    in_subtransaction(|| {
+        as_role(role, || {
+            let (cat, a) = crate::api::forget::checked_catalog();
+            let plan = crate::plan::Plan::new(&cat, &a);
+            let mut back: Vec<String> = Vec::new();
+            for pi in plan.account_tables() {
+                let found = Spi::connect(|c| {
+                    let tab = c.select(&plan.existing_names_sql(pi), None, &[names.clone().into()])?;
+                    let mut v = Vec::new();
+                    for row in tab {
+                        if let Some(n) = row.get::<String>(1)? {
+                            v.push(n);
+                        }
                     }
-                }
-                Ok::<_, pgrx::spi::SpiError>(v)
-            })
-            .or_raise();
-            back.extend(found);
-        }
-        let remaining: Vec<String> = names.iter().filter(|n| !back.contains(n)).cloned().collect();
-        let req = crate::api::forget::EraseRequest {
-            names: remaining,
-            keys: if back.is_empty() { keys.clone() } else { Vec::new() },
-            mode: crate::plan::Mode::Anonymize,
-            dry_run: false,
-            kind: "auto",
-            person: None,
-            params: (!back.is_empty()).then(|| serde_json::json!({ "recreated": back.len() }).to_string()),
-        };
-        crate::api::forget::erase_request(&req, Some(job.id));
-        as_owner(|| {
-            Spi::run_with_args("DELETE FROM forget.job_subject WHERE job_id = $1", &[job.id.into()]).or_raise();
-            Spi::run_with_args("UPDATE forget.job SET runner_pid = NULL WHERE id = $1", &[job.id.into()]).or_raise();
-        });
-    }))?;
+                    Ok::<_, pgrx::spi::SpiError>(v)
+                })
+                .or_raise();
+                back.extend(found);
+            }
+            let remaining: Vec<String> = names.iter().filter(|n| !back.contains(n)).cloned().collect();
+            let req = crate::api::forget::EraseRequest {
+                names: remaining,
+                keys: if back.is_empty() { keys.clone() } else { Vec::new() },
+                mode: crate::plan::Mode::Anonymize,
+                dry_run: false,
+                kind: "auto",
+                person: None,
+                params: (!back.is_empty()).then(|| serde_json::json!({ "recreated": back.len() }).to_string()),
+            };
+            crate::api::forget::erase_request(&req, Some(job.id));
+            as_owner(|| {
+                Spi::run_with_args("DELETE FROM forget.job_subject WHERE job_id = $1", &[job.id.into()]).or_raise();
+                Spi::run_with_args("UPDATE forget.job SET runner_pid = NULL WHERE id = $1", &[job.id.into()])
+                    .or_raise();
+            });
+        })
+    })?;
     driver.commit();
     Ok(())
 }

@@ -85,13 +85,18 @@ pub fn resolve_fields(cat: &Catalog, a: &Analysis, entries: &[String]) -> Result
             })
             .collect();
         if hits.is_empty() {
-            let mut list: Vec<String> = candidates.iter().map(|f| format!("{}.{}.{}", f.schema, f.table, f.column)).collect();
+            let mut list: Vec<String> =
+                candidates.iter().map(|f| format!("{}.{}.{}", f.schema, f.table, f.column)).collect();
             let more = list.len().saturating_sub(50);
             list.truncate(50);
             let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
             return Err(ForgetError::InvalidArgument(format!(
                 "additional field \"{e}\" names no column of a table with a time column; candidates: {}{tail}",
-                if list.is_empty() { "(none: no table has both a time and a subject or ip column)".to_string() } else { list.join(", ") }
+                if list.is_empty() {
+                    "(none: no table has both a time and a subject or ip column)".to_string()
+                } else {
+                    list.join(", ")
+                }
             )));
         }
         for h in hits {
@@ -119,7 +124,9 @@ impl SessionPlan {
         let mut slots: Vec<Slot> = Vec::new();
         for (ti, cols) in time_tables(cat, a) {
             let t = &cat.tables[ti];
-            let ty_of = |name: &str| t.columns.iter().find(|c| c.name == name).map(|c| c.type_ident.clone()).unwrap_or_default();
+            let ty_of = |name: &str| {
+                t.columns.iter().find(|c| c.name == name).map(|c| c.type_ident.clone()).unwrap_or_default()
+            };
             // batches page over the primary key: a ctid moves when the job updates the row,
             // so a table without one could be paged forever
             let key: Vec<(String, String)> = match &t.primary_key {
@@ -133,8 +140,11 @@ impl SessionPlan {
             };
             let time = cols.iter().find(|c| c.has_role(Role::Time)).map(|c| c.name.clone()).unwrap_or_default();
             let subjects: Vec<TaggedColumn> = cols.iter().filter(|c| c.has_role(Role::Subject)).cloned().collect();
-            let ips: Vec<(String, bool)> =
-                cols.iter().filter(|c| c.has_role(Role::Ip)).map(|c| (c.name.clone(), c.class == TypeClass::Inet)).collect();
+            let ips: Vec<(String, bool)> = cols
+                .iter()
+                .filter(|c| c.has_role(Role::Ip))
+                .map(|c| (c.name.clone(), c.class == TypeClass::Inet))
+                .collect();
             let pi = tables.len();
             let mut ids = Vec::new();
             let mut masked: Vec<String> = Vec::new();
@@ -266,14 +276,20 @@ mod tests {
 
     fn sessions_catalog() -> Catalog {
         let mut cat = portal();
-        cat.tables.push(table(5, "app", "sessions", None, vec![
-            col("id", "int8", "N", None),
-            col("user_id", "text", "S", Some("@pii subject")),
-            col("ip", "inet", "I", Some("@pii ip")),
-            col("agent", "text", "S", None),
-            col("country", "text", "S", Some("@pii redact:XX")),
-            col("started_at", "timestamptz", "D", Some("@pii time")),
-        ]));
+        cat.tables.push(table(
+            5,
+            "app",
+            "sessions",
+            None,
+            vec![
+                col("id", "int8", "N", None),
+                col("user_id", "text", "S", Some("@pii subject")),
+                col("ip", "inet", "I", Some("@pii ip")),
+                col("agent", "text", "S", None),
+                col("country", "text", "S", Some("@pii redact:XX")),
+                col("started_at", "timestamptz", "D", Some("@pii time")),
+            ],
+        ));
         cat
     }
 
@@ -312,7 +328,10 @@ mod tests {
         let e = resolve_fields(&cat, &a, &["nope".into()]).unwrap_err();
         let m = e.to_string();
         assert_eq!(e.sqlstate(), "22023");
-        assert!(m.contains("\"nope\"") && m.contains("app.sessions.agent") && m.contains("app.sessions.started_at"), "{m}");
+        assert!(
+            m.contains("\"nope\"") && m.contains("app.sessions.agent") && m.contains("app.sessions.started_at"),
+            "{m}"
+        );
         // a column of a table without a time column is not a candidate
         assert!(resolve_fields(&cat, &a, &["users.email".into()]).is_err());
         let t = resolve_fields(&cat, &a, &["started_at".into()]).unwrap();
@@ -326,8 +345,16 @@ mod tests {
         let p = SessionPlan::new(&cat, &a, &[]).unwrap();
         let sql = p.batch_sql(0);
         assert!(sql.contains(r#"t."started_at" BETWEEN $1::timestamptz AND $2::timestamptz AND (t."user_id" OPERATOR(pg_catalog.=) ANY($3::"pg_catalog"."text"[]) OR t."ip"::inet <<= ANY($4::inet[]))"#), "{sql}");
-        assert!(sql.contains(r#"($5::text[] IS NULL OR (t."id") > ($5[1]::"pg_catalog"."int8")) ORDER BY t."id" LIMIT $6"#), "{sql}");
-        assert!(sql.contains(r#"UPDATE ONLY "app"."sessions" t SET "user_id" = forget._mask_text(t."user_id"::text, 0, true)"#), "{sql}");
+        assert!(
+            sql.contains(r#"($5::text[] IS NULL OR (t."id") > ($5[1]::"pg_catalog"."int8")) ORDER BY t."id" LIMIT $6"#),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(
+                r#"UPDATE ONLY "app"."sessions" t SET "user_id" = forget._mask_text(t."user_id"::text, 0, true)"#
+            ),
+            "{sql}"
+        );
         assert!(sql.contains("FROM b WHERE (t.\"id\") = (b.k0)"), "{sql}");
         assert!(p.count_sql(0).starts_with("SELECT count(*) FROM ONLY \"app\".\"sessions\" t WHERE"));
     }

@@ -43,20 +43,78 @@ fn date_tag(c: TypeClass) -> Option<&'static str> {
 
 fn rules() -> Vec<NameRule> {
     vec![
-        NameRule { names: &["email", "emailaddress", "mail", "contactemail", "useremail"], tag: text_only("email"), what: "an e-mail address" },
-        NameRule { names: &["username", "login", "userlogin", "loginname", "userkey"], tag: text_only("subject"), what: "a user name" },
-        NameRule { names: &["firstname", "givenname", "fname", "forename"], tag: text_only("redact"), what: "a first name" },
-        NameRule { names: &["lastname", "surname", "familyname", "lname"], tag: text_only("redact"), what: "a last name" },
+        NameRule {
+            names: &["email", "emailaddress", "mail", "contactemail", "useremail"],
+            tag: text_only("email"),
+            what: "an e-mail address",
+        },
+        NameRule {
+            names: &["username", "login", "userlogin", "loginname", "userkey"],
+            tag: text_only("subject"),
+            what: "a user name",
+        },
+        NameRule {
+            names: &["firstname", "givenname", "fname", "forename"],
+            tag: text_only("redact"),
+            what: "a first name",
+        },
+        NameRule {
+            names: &["lastname", "surname", "familyname", "lname"],
+            tag: text_only("redact"),
+            what: "a last name",
+        },
         NameRule { names: &["fullname", "displayname", "realname"], tag: text_only("redact"), what: "a person's name" },
-        NameRule { names: &["company", "registeredcompany", "companyname", "employer", "organization", "organisation"], tag: text_only("redact"), what: "a registered company" },
-        NameRule { names: &["position", "jobtitle", "jobposition", "role_title"], tag: text_only("redact"), what: "a position" },
-        NameRule { names: &["phone", "phonenumber", "telephone", "mobile", "mobilephone", "cellphone", "fax"], tag: text_only("redact"), what: "a phone number" },
-        NameRule { names: &["preferredlanguage", "preferredlang", "preflanguage", "language_preference"], tag: text_only("redact"), what: "a preferred language" },
-        NameRule { names: &["modifiedby", "updatedby", "createdby", "lastmodifiedby", "changedby"], tag: text_only("redact"), what: "who modified the row" },
-        NameRule { names: &["ip", "ipaddress", "ipaddr", "clientip", "remoteip", "remoteaddr", "sourceip"], tag: ip_tag, what: "an IP address" },
-        NameRule { names: &["address", "address1", "address2", "streetaddress", "street", "postalcode", "zip", "zipcode", "postcode"], tag: text_only("redact"), what: "a postal address" },
+        NameRule {
+            names: &["company", "registeredcompany", "companyname", "employer", "organization", "organisation"],
+            tag: text_only("redact"),
+            what: "a registered company",
+        },
+        NameRule {
+            names: &["position", "jobtitle", "jobposition", "role_title"],
+            tag: text_only("redact"),
+            what: "a position",
+        },
+        NameRule {
+            names: &["phone", "phonenumber", "telephone", "mobile", "mobilephone", "cellphone", "fax"],
+            tag: text_only("redact"),
+            what: "a phone number",
+        },
+        NameRule {
+            names: &["preferredlanguage", "preferredlang", "preflanguage", "language_preference"],
+            tag: text_only("redact"),
+            what: "a preferred language",
+        },
+        NameRule {
+            names: &["modifiedby", "updatedby", "createdby", "lastmodifiedby", "changedby"],
+            tag: text_only("redact"),
+            what: "who modified the row",
+        },
+        NameRule {
+            names: &["ip", "ipaddress", "ipaddr", "clientip", "remoteip", "remoteaddr", "sourceip"],
+            tag: ip_tag,
+            what: "an IP address",
+        },
+        NameRule {
+            names: &[
+                "address",
+                "address1",
+                "address2",
+                "streetaddress",
+                "street",
+                "postalcode",
+                "zip",
+                "zipcode",
+                "postcode",
+            ],
+            tag: text_only("redact"),
+            what: "a postal address",
+        },
         NameRule { names: &["birthdate", "dateofbirth", "dob", "birthday"], tag: date_tag, what: "a birth date" },
-        NameRule { names: &["ssn", "socialsecuritynumber", "passport", "passportnumber", "nationalid", "taxid", "iban"], tag: text_only("redact"), what: "an official identifier" },
+        NameRule {
+            names: &["ssn", "socialsecuritynumber", "passport", "passportnumber", "nationalid", "taxid", "iban"],
+            tag: text_only("redact"),
+            what: "an official identifier",
+        },
     ]
 }
 
@@ -138,14 +196,16 @@ pub fn by_values<S: AsRef<str>>(samples: &[S], class: TypeClass) -> Option<Sugge
             None => {}
         }
     }
-    let pick = [(email, "@pii email", "e-mail addresses"), (ip, "@pii ip", "IP addresses"), (phone, "@pii redact", "phone numbers")]
-        .into_iter()
-        .max_by_key(|(n, _, _)| *n)?;
+    let pick = [
+        (email, "@pii email", "e-mail addresses"),
+        (ip, "@pii ip", "IP addresses"),
+        (phone, "@pii redact", "phone numbers"),
+    ]
+    .into_iter()
+    .max_by_key(|(n, _, _)| *n)?;
     let (n, tag, what) = pick;
-    (n >= 3 && n * 2 >= total).then(|| Suggestion {
-        tag: tag.to_owned(),
-        reason: format!("{n} of {total} sampled values look like {what}"),
-    })
+    (n >= 3 && n * 2 >= total)
+        .then(|| Suggestion { tag: tag.to_owned(), reason: format!("{n} of {total} sampled values look like {what}") })
 }
 
 #[cfg(test)]

@@ -340,9 +340,9 @@ fn parse_column_word(word: &str) -> Result<ColumnWord, String> {
         "scrub" => no_arg(ColumnWord::Strategy(Strategy::Scrub)),
         "month" => no_arg(ColumnWord::Strategy(Strategy::Month)),
         "year" => no_arg(ColumnWord::Strategy(Strategy::Year)),
-        "delete" | "subjects" => Err(format!(
-            "`{lower}` belongs in a table comment, not a column comment; column words are {COLUMN_WORDS}"
-        )),
+        "delete" | "subjects" => {
+            Err(format!("`{lower}` belongs in a table comment, not a column comment; column words are {COLUMN_WORDS}"))
+        }
         _ => Err(format!("unknown word `{kw}`; allowed words are {COLUMN_WORDS}")),
     }
 }
@@ -351,10 +351,9 @@ fn parse_column_word(word: &str) -> Result<ColumnWord, String> {
 fn parse_redact_arg(arg: Option<&str>) -> Result<Strategy, String> {
     match arg {
         None => Ok(Strategy::Redact(None)),
-        Some("") => Err(
-            "`redact:` needs a replacement text after the colon (or write `redact` for `anonymous`)"
-                .to_string(),
-        ),
+        Some("") => {
+            Err("`redact:` needs a replacement text after the colon (or write `redact` for `anonymous`)".to_string())
+        }
         Some(text) => Ok(Strategy::Redact(Some(text.to_string()))),
     }
 }
@@ -362,18 +361,13 @@ fn parse_redact_arg(arg: Option<&str>) -> Result<Strategy, String> {
 /// `json:K1,K2`: at least one key, none empty; duplicates dropped.
 fn parse_json_arg(arg: Option<&str>) -> Result<Strategy, String> {
     let arg = match arg {
-        None | Some("") => {
-            return Err("`json` needs the member names to redact: `json:K1,K2`".to_string())
-        }
+        None | Some("") => return Err("`json` needs the member names to redact: `json:K1,K2`".to_string()),
         Some(arg) => arg,
     };
     let mut keys: Vec<String> = Vec::new();
     for key in arg.split(',') {
         if key.is_empty() {
-            return Err(
-                "`json:` member names must not be empty (a doubled, leading or trailing comma)"
-                    .to_string(),
-            );
+            return Err("`json:` member names must not be empty (a doubled, leading or trailing comma)".to_string());
         }
         if !keys.iter().any(|k| k == key) {
             keys.push(key.to_string());
@@ -778,14 +772,8 @@ mod tests {
         Strategy::Ip { v4, v6 }
     }
 
-    const ALL_CLASSES: [TypeClass; 6] = [
-        TypeClass::Text,
-        TypeClass::Inet,
-        TypeClass::Json,
-        TypeClass::Date,
-        TypeClass::Timestamp,
-        TypeClass::Other,
-    ];
+    const ALL_CLASSES: [TypeClass; 6] =
+        [TypeClass::Text, TypeClass::Inet, TypeClass::Json, TypeClass::Date, TypeClass::Timestamp, TypeClass::Other];
 
     // -- names ---------------------------------------------------------------
 
@@ -982,10 +970,7 @@ mod tests {
 
     #[test]
     fn json_keys_in_order_without_duplicates() {
-        assert_eq!(
-            strategy("@pii json:b,a,b,C,a"),
-            Some(Strategy::Json(vec!["b".into(), "a".into(), "C".into()]))
-        );
+        assert_eq!(strategy("@pii json:b,a,b,C,a"), Some(Strategy::Json(vec!["b".into(), "a".into(), "C".into()])));
         assert_eq!(strategy("@pii json:a json:a,a"), Some(Strategy::Json(vec!["a".into()])));
     }
 
@@ -1044,7 +1029,8 @@ mod tests {
 
     #[test]
     fn argument_to_a_word_without_one() {
-        for word in ["subject:x", "key:1", "time:now", "null:x", "hash:sha1", "Email:x", "scrub:", "month:1", "year:2"] {
+        for word in ["subject:x", "key:1", "time:now", "null:x", "hash:sha1", "Email:x", "scrub:", "month:1", "year:2"]
+        {
             let p = problem(&format!("@pii {word}"));
             assert_eq!(p.word, word);
             assert!(p.problem.contains("takes no argument"), "{word}: {}", p.problem);
@@ -1160,7 +1146,9 @@ mod tests {
 
     #[test]
     fn strange_input_does_not_panic() {
-        for comment in ["@pii \0", "@pii\t\0null", "\0@pii", "@pii é:é", "@pii ip:٣", "@pii json:\u{0}", "@pii\u{a0}email"] {
+        for comment in
+            ["@pii \0", "@pii\t\0null", "\0@pii", "@pii é:é", "@pii ip:٣", "@pii json:\u{0}", "@pii\u{a0}email"]
+        {
             let _ = parse_column_comment(comment);
             let _ = parse_table_comment(comment);
         }
@@ -1174,7 +1162,10 @@ mod tests {
     fn table_tags() {
         let both = TableTag { delete: true, subjects: true };
         assert_eq!(parse_table_comment("@pii delete"), (TableTag { delete: true, subjects: false }, vec![]));
-        assert_eq!(parse_table_comment("Accounts\n@pii Subjects"), (TableTag { delete: false, subjects: true }, vec![]));
+        assert_eq!(
+            parse_table_comment("Accounts\n@pii Subjects"),
+            (TableTag { delete: false, subjects: true }, vec![])
+        );
         assert_eq!(parse_table_comment("@pii delete subjects"), (both, vec![]));
         assert_eq!(parse_table_comment("@pii delete\r\nfree\r\n @pii subjects"), (both, vec![]));
         assert_eq!(parse_table_comment("@pii delete delete").0, TableTag { delete: true, subjects: false });
@@ -1380,13 +1371,8 @@ mod tests {
 
     /// A free-text line: no newline, not a tag line.
     fn free_line() -> impl Gen<Value = String> {
-        prop_oneof![
-            "[^\n]{0,40}",
-            "[ \t]{0,2}@(PII|Pii|piix|pi)[^\n]{0,10}",
-        ]
-        .prop_filter("not a tag line", |line| {
-            !line.trim_start_matches([' ', '\t']).starts_with("@pii")
-        })
+        prop_oneof!["[^\n]{0,40}", "[ \t]{0,2}@(PII|Pii|piix|pi)[^\n]{0,10}",]
+            .prop_filter("not a tag line", |line| !line.trim_start_matches([' ', '\t']).starts_with("@pii"))
     }
 
     /// The written form of a strategy with its keyword's case varied.

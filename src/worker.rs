@@ -105,10 +105,11 @@ pub extern "C-unwind" fn pg_forget_db_worker_main(arg: pg_sys::Datum) {
         pg_sys::StartTransactionCommand();
         pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
     }
-    let installed = Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_forget')")
-        .ok()
-        .flatten()
-        .unwrap_or(false);
+    let installed =
+        Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_forget')")
+            .ok()
+            .flatten()
+            .unwrap_or(false);
     if installed && crate::guc::WORKER.get() {
         runner::run_due_jobs(Driver::Worker, None);
     }

@@ -57,10 +57,7 @@ fn catalog_over_a_client_connection() {
     portal(&mut db.client);
     let rows = db
         .client
-        .query(
-            "SELECT table_name, column_name, strategy, via_fk FROM forget.pii_columns ORDER BY 1, 2",
-            &[],
-        )
+        .query("SELECT table_name, column_name, strategy, via_fk FROM forget.pii_columns ORDER BY 1, 2", &[])
         .unwrap();
     let got: Vec<(String, String, Option<String>, bool)> =
         rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
@@ -77,7 +74,10 @@ fn catalog_over_a_client_connection() {
     assert_eq!(n, 0);
     db.client.batch_execute("COMMENT ON COLUMN users.email IS '@pii email nonsense'").unwrap();
     let row = db.client.query_one("SELECT table_name, column_name, word FROM forget.check_tags()", &[]).unwrap();
-    assert_eq!((row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, String>(2)), ("users".into(), "email".into(), "nonsense".into()));
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, String>(2)),
+        ("users".into(), "email".into(), "nonsense".into())
+    );
 }
 
 #[test]
@@ -87,22 +87,24 @@ fn masking_functions_with_bind_parameters() {
     // inet as text parameter, cast on the server
     let masked: String = c.query_one("SELECT host(forget.mask_ip($1::text::inet))", &[&"192.0.2.77"]).unwrap().get(0);
     assert_eq!(masked, "192.0.2.0");
-    let masked: String = c
-        .query_one("SELECT forget.mask_ip($1::text::inet, $2)::text", &[&"2001:db8:1:2::5", &16i32])
-        .unwrap()
-        .get(0);
+    let masked: String =
+        c.query_one("SELECT forget.mask_ip($1::text::inet, $2)::text", &[&"2001:db8:1:2::5", &16i32]).unwrap().get(0);
     assert_eq!(masked, "2001:db8:1::/48");
     let p1: String = c.query_one("SELECT forget.pseudonym($1)", &[&"alice"]).unwrap().get(0);
     let p2: String = c.query_one("SELECT forget.pseudonym($1)", &[&"alice"]).unwrap().get(0);
     assert_eq!(p1, p2);
     assert_eq!(p1.len(), 64);
     let e: String = c.query_one("SELECT forget.mask_email($1)", &[&"alice@example.com"]).unwrap().get(0);
-    assert_eq!(e, format!("anon-{}@anonymized.invalid", &c.query_one("SELECT left(forget.pseudonym($1), 8)", &[&"alice@example.com"]).unwrap().get::<_, String>(0)));
+    assert_eq!(
+        e,
+        format!(
+            "anon-{}@anonymized.invalid",
+            &c.query_one("SELECT left(forget.pseudonym($1), 8)", &[&"alice@example.com"]).unwrap().get::<_, String>(0)
+        )
+    );
     let ids: Vec<&str> = vec!["alice", "alice@example.com"];
-    let s: String = c
-        .query_one("SELECT forget.scrub_text($1, $2)", &[&"mail alice@example.com or alice", &ids])
-        .unwrap()
-        .get(0);
+    let s: String =
+        c.query_one("SELECT forget.scrub_text($1, $2)", &[&"mail alice@example.com or alice", &ids]).unwrap().get(0);
     assert_eq!(s, "mail anonymous or anonymous");
 }
 
@@ -283,7 +285,10 @@ fn dry_run_and_rollback_change_nothing_over_a_client_connection() {
     let names = vec!["user3"];
     let job: i64 = c.query_one("SELECT forget.anonymize_users($1, true)", &[&names]).unwrap().get(0);
     let would: i64 = c
-        .query_one("SELECT coalesce(sum(row_count), 0)::int8 FROM forget.job_report($1) WHERE action = 'would_mask'", &[&job])
+        .query_one(
+            "SELECT coalesce(sum(row_count), 0)::int8 FROM forget.job_report($1) WHERE action = 'would_mask'",
+            &[&job],
+        )
         .unwrap()
         .get(0);
     assert!(would > 0);
@@ -322,12 +327,19 @@ fn locate_and_errors_from_the_client() {
     let c = &mut db.client;
     let names = vec!["user5", "ghost"];
     let rows = c
-        .query("SELECT username, table_name, column_name, row_count FROM forget.locate_users($1) ORDER BY 1, 2, 3", &[&names])
+        .query(
+            "SELECT username, table_name, column_name, row_count FROM forget.locate_users($1) ORDER BY 1, 2, 3",
+            &[&names],
+        )
         .unwrap();
-    let got: Vec<(String, String, Option<String>, i64)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
+    let got: Vec<(String, String, Option<String>, i64)> =
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
     assert!(got.iter().all(|r| r.0 == "user5"), "{got:?}");
     let sessions: i64 = c
-        .query_one("SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE a.username = 'user5'", &[])
+        .query_one(
+            "SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE a.username = 'user5'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert!(got.iter().any(|r| r.1 == "sessions" && r.2.as_deref() == Some("ip") && r.3 == sessions), "{got:?}");
@@ -394,13 +406,18 @@ fn jobs_with_bind_parameters_and_run_jobs_over_a_client_connection() {
         .get(0);
     c.batch_execute("SET forget.batch_size = 7").unwrap();
     c.execute("CALL forget.run_jobs($1)", &[&Some(10i32)]).unwrap();
-    let row = c.query_one("SELECT status, rows_matched, rows_done, percent::float8 FROM forget.job_status($1)", &[&job]).unwrap();
+    let row = c
+        .query_one("SELECT status, rows_matched, rows_done, percent::float8 FROM forget.job_status($1)", &[&job])
+        .unwrap();
     assert_eq!(row.get::<_, String>(0), "done");
     assert_eq!(row.get::<_, i64>(1), expected);
     assert_eq!(row.get::<_, i64>(2), expected);
     assert_eq!(row.get::<_, f64>(3), 100.0);
     let left: i64 = c
-        .query_one("SELECT count(*) FROM sessions WHERE user_id = ANY($1) OR (ip <<= '10.42.0.0/16' AND masklen(ip) = 32)", &[&users])
+        .query_one(
+            "SELECT count(*) FROM sessions WHERE user_id = ANY($1) OR (ip <<= '10.42.0.0/16' AND masklen(ip) = 32)",
+            &[&users],
+        )
         .unwrap()
         .get(0);
     assert_eq!(left, 0);
@@ -427,10 +444,8 @@ fn the_worker_runs_a_job_that_nobody_calls_run_jobs_for() {
     admin.simple_query("SELECT pg_reload_conf()").unwrap();
     let c = &mut db.client;
     let users = vec!["user3"];
-    let job: i64 = c
-        .query_one("SELECT forget.create_anonymization_job(NULL, NULL, $1, NULL, NULL)", &[&users])
-        .unwrap()
-        .get(0);
+    let job: i64 =
+        c.query_one("SELECT forget.create_anonymization_job(NULL, NULL, $1, NULL, NULL)", &[&users]).unwrap().get(0);
     let status = wait_done(c, job, 60);
     admin.simple_query("ALTER SYSTEM RESET forget.worker").unwrap();
     admin.simple_query("SELECT pg_reload_conf()").unwrap();
@@ -452,7 +467,8 @@ fn a_million_row_job_keeps_locks_short_for_concurrent_writers() {
     db.client.batch_execute("CREATE INDEX ON sessions (user_id)").unwrap();
     db.client.simple_query("VACUUM ANALYZE sessions").unwrap();
     let users: Vec<String> = (0..10).map(|i| format!("user{i}")).collect();
-    let matched: i64 = db.client.query_one("SELECT count(*) FROM sessions WHERE user_id = ANY($1)", &[&users]).unwrap().get(0);
+    let matched: i64 =
+        db.client.query_one("SELECT count(*) FROM sessions WHERE user_id = ANY($1)", &[&users]).unwrap().get(0);
     assert_eq!(matched, 100_000);
     let job: i64 = db
         .client
@@ -470,15 +486,18 @@ fn a_million_row_job_keeps_locks_short_for_concurrent_writers() {
         while !stop_w.load(std::sync::atomic::Ordering::Relaxed) {
             i += 1;
             let t = std::time::Instant::now();
-            w.execute(
-                "INSERT INTO sessions VALUES (2000000 + $1::int8, 'newcomer', '192.0.2.1', 'app', now())",
-                &[&i],
-            )
-            .expect("insert during the job");
+            w.execute("INSERT INTO sessions VALUES (2000000 + $1::int8, 'newcomer', '192.0.2.1', 'app', now())", &[&i])
+                .expect("insert during the job");
             // a row the job is masking (user0 rows have ids divisible by 100)
             w.execute("UPDATE sessions SET agent = 'touched' WHERE id = $1", &[&((i * 7919) % 10_000 * 100 + 100)])
                 .expect("update during the job");
-            let _: i64 = w.query_one("SELECT count(*) FROM sessions WHERE id BETWEEN $1::int8 AND $1::int8 + 100", &[&(i * 13 % 900_000)]).unwrap().get(0);
+            let _: i64 = w
+                .query_one(
+                    "SELECT count(*) FROM sessions WHERE id BETWEEN $1::int8 AND $1::int8 + 100",
+                    &[&(i * 13 % 900_000)],
+                )
+                .unwrap()
+                .get(0);
             max_ms = max_ms.max(t.elapsed().as_millis());
             ops += 1;
         }
@@ -495,16 +514,19 @@ fn a_million_row_job_keeps_locks_short_for_concurrent_writers() {
     assert_eq!(row.get::<_, String>(0), "done");
     assert_eq!(row.get::<_, i64>(1), matched);
     assert!(ops > 0, "the writer got work done while the job ran");
-    let left: i64 = db.client.query_one("SELECT count(*) FROM sessions WHERE user_id = ANY($1)", &[&users]).unwrap().get(0);
+    let left: i64 =
+        db.client.query_one("SELECT count(*) FROM sessions WHERE user_id = ANY($1)", &[&users]).unwrap().get(0);
     assert_eq!(left, 0, "every matched row is masked");
     let touched_masked: i64 = db
         .client
         .query_one("SELECT count(*) FROM sessions WHERE agent = 'touched' AND user_id = 'anonymous'", &[])
         .unwrap()
         .get(0);
-    let touched: i64 = db.client.query_one("SELECT count(*) FROM sessions WHERE agent = 'touched'", &[]).unwrap().get(0);
+    let touched: i64 =
+        db.client.query_one("SELECT count(*) FROM sessions WHERE agent = 'touched'", &[]).unwrap().get(0);
     assert_eq!(touched, touched_masked, "rows updated concurrently are masked too, and keep the concurrent change");
-    let newcomers: i64 = db.client.query_one("SELECT count(*) FROM sessions WHERE user_id = 'newcomer'", &[]).unwrap().get(0);
+    let newcomers: i64 =
+        db.client.query_one("SELECT count(*) FROM sessions WHERE user_id = 'newcomer'", &[]).unwrap().get(0);
     assert_eq!(newcomers as u64, ops, "no concurrent insert was lost or masked");
 }
 
@@ -542,11 +564,13 @@ fn a_deleted_account_is_anonymized_after_the_delay_and_a_retry_finishes_the_rest
     c.execute("CALL forget.run_jobs()", &[]).unwrap();
     let status: String = c.query_one("SELECT status FROM forget.jobs", &[]).unwrap().get(0);
     assert_eq!(status, "done");
-    let msgs: Vec<String> = c.query("SELECT message FROM events ORDER BY id", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    let msgs: Vec<String> =
+        c.query("SELECT message FROM events ORDER BY id", &[]).unwrap().iter().map(|r| r.get(0)).collect();
     // bob's name is not one of alice's identifiers: it stays in the free text
     assert_eq!(msgs, vec!["anonymous was here", "bob asked anonymous", "bob alone"]);
     // event 2 carries alice's key, so the row is hers too (a row of two people belongs to both)
-    let actors: Vec<String> = c.query("SELECT actor FROM events ORDER BY id", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    let actors: Vec<String> =
+        c.query("SELECT actor FROM events ORDER BY id", &[]).unwrap().iter().map(|r| r.get(0)).collect();
     assert_eq!(actors, vec!["anonymous", "anonymous", "bob"]);
     // the key travelled with the job: bob's event assigned to alice's key is alice's too
     let key: Option<String> = c.query_one("SELECT assignee_key FROM events WHERE id = 2", &[]).unwrap().get(0);
@@ -563,14 +587,21 @@ fn a_deleted_account_is_anonymized_after_the_delay_and_a_retry_finishes_the_rest
         .get(0);
     let kind: String = c.query_one("SELECT kind FROM forget.job_status($1)", &[&job]).unwrap().get(0);
     assert_eq!(kind, "retry");
-    let left: i64 = c.query_one("SELECT count(*) FROM events WHERE actor = 'bob' OR message LIKE '%bob%'", &[]).unwrap().get(0);
+    let left: i64 =
+        c.query_one("SELECT count(*) FROM events WHERE actor = 'bob' OR message LIKE '%bob%'", &[]).unwrap().get(0);
     assert_eq!(left, 0);
     let key: String = c.query_one("SELECT user_key FROM users WHERE id = 2", &[]).unwrap().get(0);
     assert_eq!(key.len(), 64, "the key is hashed");
-    let retried: i64 = c.query_one("SELECT count(*) FROM forget.audit_log WHERE action = 'retried' AND job_id = $1", &[&job]).unwrap().get(0);
+    let retried: i64 = c
+        .query_one("SELECT count(*) FROM forget.audit_log WHERE action = 'retried' AND job_id = $1", &[&job])
+        .unwrap()
+        .get(0);
     assert_eq!(retried, 1);
     let e = c
-        .query_one("SELECT forget.retry_anonymization($1, $2, $3)", &[&None::<String>, &None::<String>, &None::<String>])
+        .query_one(
+            "SELECT forget.retry_anonymization($1, $2, $3)",
+            &[&None::<String>, &None::<String>, &None::<String>],
+        )
         .unwrap_err();
     assert_eq!(e.as_db_error().unwrap().code().code(), "22004");
 }
@@ -581,19 +612,28 @@ fn export_a_person_anonymize_and_export_nothing() {
     erasure_fixture(&mut db.client);
     let c = &mut db.client;
     let names = vec!["user9"];
-    let rows = c.query("SELECT username, schema_name, table_name, data FROM forget.export_users($1)", &[&names]).unwrap();
+    let rows =
+        c.query("SELECT username, schema_name, table_name, data FROM forget.export_users($1)", &[&names]).unwrap();
     let sessions: i64 = c
-        .query_one("SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE a.username = 'user9'", &[])
+        .query_one(
+            "SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE a.username = 'user9'",
+            &[],
+        )
         .unwrap()
         .get(0);
-    let exported_sessions = rows.iter().filter(|r| r.get::<_, Option<String>>(2).as_deref() == Some("sessions")).count() as i64;
+    let exported_sessions =
+        rows.iter().filter(|r| r.get::<_, Option<String>>(2).as_deref() == Some("sessions")).count() as i64;
     assert_eq!(exported_sessions, sessions);
-    let account: Vec<&postgres::Row> = rows.iter().filter(|r| r.get::<_, Option<String>>(2).as_deref() == Some("accounts")).collect();
+    let account: Vec<&postgres::Row> =
+        rows.iter().filter(|r| r.get::<_, Option<String>>(2).as_deref() == Some("accounts")).collect();
     assert_eq!(account.len(), 1);
     let data: serde_json::Value = account[0].get(3);
     assert_eq!(data["email"], "user9@example.com");
     let located: i64 = c
-        .query_one("SELECT sum(DISTINCT row_count)::int8 FROM forget.locate_users($1) WHERE table_name = 'sessions'", &[&names])
+        .query_one(
+            "SELECT sum(DISTINCT row_count)::int8 FROM forget.locate_users($1) WHERE table_name = 'sessions'",
+            &[&names],
+        )
         .unwrap()
         .get(0);
     assert_eq!(located, exported_sessions);

@@ -68,10 +68,8 @@ fn fixture(db: &str) {
 fn queue(c: &mut Client, users: &[&str]) -> (i64, i64) {
     let users: Vec<String> = users.iter().map(|s| s.to_string()).collect();
     let matched: i64 = c.query_one("SELECT count(*) FROM sessions WHERE user_id = ANY($1)", &[&users]).unwrap().get(0);
-    let job: i64 = c
-        .query_one("SELECT forget.create_anonymization_job(NULL, NULL, $1, NULL, NULL)", &[&users])
-        .unwrap()
-        .get(0);
+    let job: i64 =
+        c.query_one("SELECT forget.create_anonymization_job(NULL, NULL, $1, NULL, NULL)", &[&users]).unwrap().get(0);
     (job, matched)
 }
 
@@ -116,11 +114,15 @@ fn finish_and_check(c: &mut Client, job: i64, matched: i64, users: &[&str]) {
     let users: Vec<String> = users.iter().map(|s| s.to_string()).collect();
     // exactly once: one logged update per matched row, none for any other row
     let twice: i64 = c
-        .query_one("SELECT count(*) FROM (SELECT id FROM mask_log WHERE old_user = ANY($1) GROUP BY id HAVING count(*) > 1) d", &[&users])
+        .query_one(
+            "SELECT count(*) FROM (SELECT id FROM mask_log WHERE old_user = ANY($1) GROUP BY id HAVING count(*) > 1) d",
+            &[&users],
+        )
         .unwrap()
         .get(0);
     assert_eq!(twice, 0, "no row masked twice");
-    let once: i64 = c.query_one("SELECT count(DISTINCT id) FROM mask_log WHERE old_user = ANY($1)", &[&users]).unwrap().get(0);
+    let once: i64 =
+        c.query_one("SELECT count(DISTINCT id) FROM mask_log WHERE old_user = ANY($1)", &[&users]).unwrap().get(0);
     assert_eq!(once, matched, "every matched row masked");
     let left: i64 = c.query_one("SELECT count(*) FROM sessions WHERE user_id = ANY($1)", &[&users]).unwrap().get(0);
     assert_eq!(left, 0);

@@ -52,9 +52,10 @@ fn _pii_columns() -> TableIterator<
     let cat = load_catalog();
     let a = catalog::analyze(&cat);
     let rows = catalog::pii_columns(&cat, &a);
-    TableIterator::new(rows.into_iter().map(|r| {
-        (r.schema_name, r.table_name, r.column_name, r.data_type, r.roles, r.strategy, r.tag, r.via_fk)
-    }))
+    TableIterator::new(
+        rows.into_iter()
+            .map(|r| (r.schema_name, r.table_name, r.column_name, r.data_type, r.roles, r.strategy, r.tag, r.via_fk)),
+    )
 }
 
 /// How many values of each candidate column are sampled.
@@ -121,10 +122,7 @@ fn suggest_tags() -> TableIterator<
 }
 
 fn can_select(oid: i64) -> bool {
-    Spi::get_one_with_args::<bool>(
-        "SELECT pg_catalog.has_table_privilege($1::oid, 'SELECT')",
-        &[oid.into()],
-    )
-    .or_raise()
-    .unwrap_or(false)
+    Spi::get_one_with_args::<bool>("SELECT pg_catalog.has_table_privilege($1::oid, 'SELECT')", &[oid.into()])
+        .or_raise()
+        .unwrap_or(false)
 }

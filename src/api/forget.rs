@@ -20,9 +20,7 @@ use crate::tags::{Role, Strategy};
 /// Checks the names argument: not NULL, no NULL element, no empty string.
 /// Returns the distinct names in their first order.
 pub fn validate_names(usernames: Option<Vec<Option<String>>>, arg: &str) -> Vec<String> {
-    let Some(names) = usernames else {
-        raise(ForgetError::NullArgument(format!("{arg} must not be NULL")))
-    };
+    let Some(names) = usernames else { raise(ForgetError::NullArgument(format!("{arg} must not be NULL"))) };
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(names.len());
     for (i, n) in names.into_iter().enumerate() {
@@ -44,11 +42,7 @@ pub fn checked_catalog() -> (Catalog, Analysis) {
     let cat = super::catalog::load_catalog();
     let a = catalog::analyze(&cat);
     if let Some(p) = a.problems.first() {
-        raise(ForgetError::BadTag {
-            target: p.target(),
-            problem: p.problem.clone(),
-            count: a.problems.len(),
-        });
+        raise(ForgetError::BadTag { target: p.target(), problem: p.problem.clone(), count: a.problems.len() });
     }
     (cat, a)
 }
@@ -70,7 +64,8 @@ fn gather(plan: &Plan, names: &[String], keys: &[String]) -> Gathered {
     let sql = plan.gather_sql();
     Spi::connect(|client| {
         let mut g = Gathered::default();
-        let tab = client.select(&sql, None, &[names.to_vec().into(), Vec::<String>::new().into(), keys.to_vec().into()])?;
+        let tab =
+            client.select(&sql, None, &[names.to_vec().into(), Vec::<String>::new().into(), keys.to_vec().into()])?;
         for row in tab {
             let kind: String = row.get(1)?.unwrap_or_default();
             let n: Option<i32> = row.get(2)?;
@@ -92,7 +87,12 @@ fn gather(plan: &Plan, names: &[String], keys: &[String]) -> Gathered {
 }
 
 /// Distinct replacements for the unique masked columns (see `unique.rs`).
-fn unique_maps(plan: &Plan, g: &Gathered, hmac: &Pseudonymizer, person: Option<&str>) -> HashMap<usize, HashMap<String, String>> {
+fn unique_maps(
+    plan: &Plan,
+    g: &Gathered,
+    hmac: &Pseudonymizer,
+    person: Option<&str>,
+) -> HashMap<usize, HashMap<String, String>> {
     let mut maps = HashMap::new();
     for (&slot_id, olds) in &g.olds {
         let slot = &plan.slots[slot_id];
@@ -134,7 +134,14 @@ fn cat_from(plan: &Plan, pi: usize) -> String {
 /// Per plan table: (rows of the people, other people's rows, deleted?)
 type TableResult = HashMap<usize, (i64, i64, bool)>;
 
-fn run_main(plan: &Plan, mode: Mode, dry_run: bool, names: &[String], patterns: &[String], keys: &[String]) -> TableResult {
+fn run_main(
+    plan: &Plan,
+    mode: Mode,
+    dry_run: bool,
+    names: &[String],
+    patterns: &[String],
+    keys: &[String],
+) -> TableResult {
     let sql = plan.main_sql(mode, dry_run);
     let args = || [names.to_vec().into(), patterns.to_vec().into(), keys.to_vec().into()];
     let collect = |tab: pgrx::spi::SpiTupleTable<'_>| -> Result<TableResult, pgrx::spi::SpiError> {
@@ -317,8 +324,16 @@ pub fn erase_request(req: &EraseRequest, job: Option<i64>) -> i64 {
 /// what is already anonymized, finishes the rest in the caller's transaction,
 /// and returns the new job id.
 #[pg_extern(volatile, parallel_unsafe)]
-fn retry_anonymization(current_username: Option<String>, original_username: Option<String>, original_user_key: Option<String>) -> i64 {
-    for (v, arg) in [(&current_username, "current_username"), (&original_username, "original_username"), (&original_user_key, "original_user_key")] {
+fn retry_anonymization(
+    current_username: Option<String>,
+    original_username: Option<String>,
+    original_user_key: Option<String>,
+) -> i64 {
+    for (v, arg) in [
+        (&current_username, "current_username"),
+        (&original_username, "original_username"),
+        (&original_user_key, "original_user_key"),
+    ] {
         if v.as_deref() == Some("") {
             raise(ForgetError::InvalidArgument(format!("{arg} must not be an empty string")));
         }
@@ -424,10 +439,26 @@ fn locate_users(
         let (schema, table) = plan.schema_table(pi);
         let cols = plan.tagged_columns(pi);
         if cols.is_empty() {
-            rows.push((order.get(who.as_str()).copied(), pi, who.clone(), schema.to_owned(), table.to_owned(), None, n));
+            rows.push((
+                order.get(who.as_str()).copied(),
+                pi,
+                who.clone(),
+                schema.to_owned(),
+                table.to_owned(),
+                None,
+                n,
+            ));
         }
         for c in cols {
-            rows.push((order.get(who.as_str()).copied(), pi, who.clone(), schema.to_owned(), table.to_owned(), Some(c.name.clone()), n));
+            rows.push((
+                order.get(who.as_str()).copied(),
+                pi,
+                who.clone(),
+                schema.to_owned(),
+                table.to_owned(),
+                Some(c.name.clone()),
+                n,
+            ));
         }
     }
     rows.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
@@ -476,9 +507,8 @@ fn sanitized<R>(identifiers: &[String], f: impl FnOnce() -> R) -> R {
     pgrx::PgTryBuilder::new(move || f())
         .catch_others(|e| {
             let (code, msg) = match &e {
-                pgrx::pg_sys::panic::CaughtError::PostgresError(r) | pgrx::pg_sys::panic::CaughtError::ErrorReport(r) => {
-                    (r.sql_error_code(), r.message().to_string())
-                }
+                pgrx::pg_sys::panic::CaughtError::PostgresError(r)
+                | pgrx::pg_sys::panic::CaughtError::ErrorReport(r) => (r.sql_error_code(), r.message().to_string()),
                 pgrx::pg_sys::panic::CaughtError::RustPanic { .. } => e.rethrow(),
             };
             let msg = scrub.scrub(&msg, REPLACEMENT).unwrap_or(msg);
@@ -509,7 +539,12 @@ fn _export_users_sql(usernames: Option<Vec<Option<String>>>) -> String {
 #[pg_extern(stable, parallel_safe)]
 fn _subject_tables() -> TableIterator<
     'static,
-    (name!(schema_name, String), name!(table_name, String), name!(subject_columns, Vec<String>), name!(key_columns, Vec<String>)),
+    (
+        name!(schema_name, String),
+        name!(table_name, String),
+        name!(subject_columns, Vec<String>),
+        name!(key_columns, Vec<String>),
+    ),
 > {
     let cat = super::catalog::load_catalog();
     let a = catalog::analyze(&cat);
@@ -518,7 +553,8 @@ fn _subject_tables() -> TableIterator<
         if !tt.table.subjects {
             continue;
         }
-        let subjects: Vec<String> = tt.columns.iter().filter(|c| c.has_role(Role::Subject)).map(|c| c.name.clone()).collect();
+        let subjects: Vec<String> =
+            tt.columns.iter().filter(|c| c.has_role(Role::Subject)).map(|c| c.name.clone()).collect();
         if subjects.is_empty() {
             continue;
         }

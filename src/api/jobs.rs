@@ -13,7 +13,9 @@ use crate::session::{resolve_fields, SessionPlan};
 fn texts(v: Option<Vec<Option<String>>>, arg: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (i, x) in v.unwrap_or_default().into_iter().enumerate() {
-        let Some(x) = x else { raise(ForgetError::NullArgument(format!("{arg} must not contain NULL (element {})", i + 1))) };
+        let Some(x) = x else {
+            raise(ForgetError::NullArgument(format!("{arg} must not contain NULL (element {})", i + 1)))
+        };
         if x.is_empty() {
             raise(ForgetError::InvalidArgument(format!("{arg} must not contain an empty string (element {})", i + 1)));
         }
@@ -39,7 +41,9 @@ fn _create_anonymization_job(
     let users = texts(user_ids, "user_ids");
     let mut nets = Vec::new();
     for (i, ip) in ips.unwrap_or_default().into_iter().enumerate() {
-        let Some(ip) = ip else { raise(ForgetError::NullArgument(format!("ips must not contain NULL (element {})", i + 1))) };
+        let Some(ip) = ip else {
+            raise(ForgetError::NullArgument(format!("ips must not contain NULL (element {})", i + 1)))
+        };
         if !nets.contains(&ip) {
             nets.push(ip);
         }

@@ -22,7 +22,11 @@ fn prefix(v: Option<i32>, max: i32, default: u8, what: &str) -> u8 {
 /// `forget.ip_prefix_v4`, 24), IPv6 keeps `v6_prefix` (default
 /// `forget.ip_prefix_v6`, 48). `10.1.2.3` gives `10.1.2.0/24`.
 #[pg_extern(stable, parallel_safe)]
-fn mask_ip(ip: Option<Inet>, v4_prefix: default!(Option<i32>, "NULL"), v6_prefix: default!(Option<i32>, "NULL")) -> Option<Inet> {
+fn mask_ip(
+    ip: Option<Inet>,
+    v4_prefix: default!(Option<i32>, "NULL"),
+    v6_prefix: default!(Option<i32>, "NULL"),
+) -> Option<Inet> {
     let (d4, d6) = crate::guc::ip_prefixes();
     let v4 = prefix(v4_prefix, 32, d4, "v4_prefix");
     let v6 = prefix(v6_prefix, 128, d6, "v6_prefix");
@@ -65,7 +69,8 @@ fn _redact_json_text(doc: &str, keys: Vec<Option<String>>, replacement: &str) ->
 /// ASCII case-insensitive) replaced by `replacement`.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn scrub_text(txt: &str, identifiers: Vec<Option<String>>, replacement: default!(&str, "'anonymous'")) -> String {
-    let ids: Vec<&str> = identifiers.iter().map(|k| k.as_deref().unwrap_or_else(|| raise(null_element("identifiers")))).collect();
+    let ids: Vec<&str> =
+        identifiers.iter().map(|k| k.as_deref().unwrap_or_else(|| raise(null_element("identifiers")))).collect();
     Scrubber::new(&ids).scrub(txt, replacement).unwrap_or_else(|| txt.to_owned())
 }
 

@@ -154,10 +154,7 @@ mod tests {
     #[test]
     fn rfc4231_case_6_key_longer_than_block() {
         assert_eq!(
-            pseudonym(
-                &[0xaa; 131],
-                "Test Using Larger Than Block-Size Key - Hash Key First"
-            ),
+            pseudonym(&[0xaa; 131], "Test Using Larger Than Block-Size Key - Hash Key First"),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }
@@ -165,10 +162,7 @@ mod tests {
     #[test]
     fn empty_key_and_value_are_fine() {
         // HMAC-SHA-256 with empty key and message (well-known value).
-        assert_eq!(
-            pseudonym(b"", ""),
-            "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"
-        );
+        assert_eq!(pseudonym(b"", ""), "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
     }
 
     #[test]
@@ -200,36 +194,18 @@ mod tests {
         let key = b"Jefe";
         let subject = "what do ya want for nothing?";
         assert_eq!(subject_replacement(key, subject, false, 8), "anonymous");
-        assert_eq!(
-            subject_replacement(key, subject, true, 8),
-            "anonymous-5bdcc146"
-        );
-        assert_eq!(
-            subject_replacement(key, subject, true, 12),
-            "anonymous-5bdcc146bf60"
-        );
-        assert_eq!(
-            subject_replacement(key, subject, true, 16),
-            "anonymous-5bdcc146bf60754e"
-        );
-        assert_eq!(
-            subject_replacement(key, subject, true, 99),
-            format!("anonymous-{JEFE}")
-        );
+        assert_eq!(subject_replacement(key, subject, true, 8), "anonymous-5bdcc146");
+        assert_eq!(subject_replacement(key, subject, true, 12), "anonymous-5bdcc146bf60");
+        assert_eq!(subject_replacement(key, subject, true, 16), "anonymous-5bdcc146bf60754e");
+        assert_eq!(subject_replacement(key, subject, true, 99), format!("anonymous-{JEFE}"));
         assert_eq!(subject_replacement(key, subject, true, 0), "anonymous-5");
     }
 
     #[test]
     fn mask_email_shape() {
         let key = b"Jefe";
-        assert_eq!(
-            mask_email(key, "what do ya want for nothing?", 8),
-            "anon-5bdcc146@anonymized.invalid"
-        );
-        assert_eq!(
-            mask_email(key, "what do ya want for nothing?", 12),
-            "anon-5bdcc146bf60@anonymized.invalid"
-        );
+        assert_eq!(mask_email(key, "what do ya want for nothing?", 8), "anon-5bdcc146@anonymized.invalid");
+        assert_eq!(mask_email(key, "what do ya want for nothing?", 12), "anon-5bdcc146bf60@anonymized.invalid");
     }
 
     #[test]
@@ -238,21 +214,12 @@ mod tests {
         let a = mask_email(key, "Alice@Example.com", 8);
         let b = mask_email(key, "alice@example.com", 8);
         assert_ne!(a, b);
-        assert_eq!(
-            a,
-            format!(
-                "anon-{}@anonymized.invalid",
-                hash_prefix(key, "Alice@Example.com", 8)
-            )
-        );
+        assert_eq!(a, format!("anon-{}@anonymized.invalid", hash_prefix(key, "Alice@Example.com", 8)));
     }
 
     #[test]
     fn debug_hides_the_key() {
-        assert_eq!(
-            format!("{:?}", Pseudonymizer::new(b"secret")),
-            "Pseudonymizer { .. }"
-        );
+        assert_eq!(format!("{:?}", Pseudonymizer::new(b"secret")), "Pseudonymizer { .. }");
     }
 
     proptest! {

@@ -60,11 +60,7 @@ fn keep_v4(net: Ipv4Net, bits: u8) -> Ipv4Net {
 /// Keeps at most `v6` (clamped to 128) prefix bits of an IPv6 network, or
 /// `96 + v4` bits of an IPv4-mapped one.
 fn keep_v6(net: Ipv6Net, v4: u8, v6: u8) -> Ipv6Net {
-    let bits = if is_v4_mapped(net.addr()) {
-        MAPPED_PREFIX + v4.min(32)
-    } else {
-        v6.min(128)
-    };
+    let bits = if is_v4_mapped(net.addr()) { MAPPED_PREFIX + v4.min(32) } else { v6.min(128) };
     let len = net.prefix_len().min(bits);
     Ipv6Net::new(net.addr(), len).map_or(net, |n| n.trunc())
 }
@@ -121,14 +117,8 @@ mod tests {
 
     #[test]
     fn custom_prefixes() {
-        assert_eq!(
-            mask_net(net("10.1.2.3/32"), 16, 32).to_string(),
-            "10.1.0.0/16"
-        );
-        assert_eq!(
-            mask_net(net("2001:db8:1:2::5/128"), 16, 32).to_string(),
-            "2001:db8::/32"
-        );
+        assert_eq!(mask_net(net("10.1.2.3/32"), 16, 32).to_string(), "10.1.0.0/16");
+        assert_eq!(mask_net(net("2001:db8:1:2::5/128"), 16, 32).to_string(), "2001:db8::/32");
     }
 
     #[test]
@@ -140,86 +130,44 @@ mod tests {
 
     #[test]
     fn full_prefix_keeps_everything() {
-        assert_eq!(
-            mask_net(net("10.1.2.3/32"), 32, 128).to_string(),
-            "10.1.2.3/32"
-        );
-        assert_eq!(
-            mask_net(net("2001:db8::1/128"), 32, 128).to_string(),
-            "2001:db8::1/128"
-        );
+        assert_eq!(mask_net(net("10.1.2.3/32"), 32, 128).to_string(), "10.1.2.3/32");
+        assert_eq!(mask_net(net("2001:db8::1/128"), 32, 128).to_string(), "2001:db8::1/128");
     }
 
     #[test]
     fn oversized_prefixes_are_clamped() {
-        assert_eq!(
-            mask_net(net("10.1.2.3/32"), 200, 255).to_string(),
-            "10.1.2.3/32"
-        );
-        assert_eq!(
-            mask_net(net("2001:db8::1/128"), 200, 255).to_string(),
-            "2001:db8::1/128"
-        );
+        assert_eq!(mask_net(net("10.1.2.3/32"), 200, 255).to_string(), "10.1.2.3/32");
+        assert_eq!(mask_net(net("2001:db8::1/128"), 200, 255).to_string(), "2001:db8::1/128");
     }
 
     #[test]
     fn mapped_ipv6_is_masked_like_ipv4() {
         assert_eq!(masked("::ffff:10.1.2.3/128"), "::ffff:10.1.2.0/120");
-        assert_eq!(
-            mask_net(net("::ffff:10.1.2.3/128"), 16, 48).to_string(),
-            "::ffff:10.1.0.0/112"
-        );
-        assert_eq!(
-            mask_net(net("::ffff:10.1.2.3/128"), 0, 48).to_string(),
-            "::ffff:0.0.0.0/96"
-        );
+        assert_eq!(mask_net(net("::ffff:10.1.2.3/128"), 16, 48).to_string(), "::ffff:10.1.0.0/112");
+        assert_eq!(mask_net(net("::ffff:10.1.2.3/128"), 0, 48).to_string(), "::ffff:0.0.0.0/96");
         // A mapped network shorter than the mapping prefix keeps its own prefix.
         assert_eq!(masked("::ffff:0:0/96"), "::ffff:0.0.0.0/96");
     }
 
     #[test]
     fn text_without_prefix_stays_without() {
-        assert_eq!(
-            mask_ip_text("10.1.2.3", 24, 48).as_deref(),
-            Some("10.1.2.0")
-        );
+        assert_eq!(mask_ip_text("10.1.2.3", 24, 48).as_deref(), Some("10.1.2.0"));
         assert_eq!(mask_ip_text("::1", 24, 48).as_deref(), Some("::"));
-        assert_eq!(
-            mask_ip_text("2001:db8:1:2::5", 24, 48).as_deref(),
-            Some("2001:db8:1::")
-        );
-        assert_eq!(
-            mask_ip_text("::ffff:10.1.2.3", 24, 48).as_deref(),
-            Some("::ffff:10.1.2.0")
-        );
+        assert_eq!(mask_ip_text("2001:db8:1:2::5", 24, 48).as_deref(), Some("2001:db8:1::"));
+        assert_eq!(mask_ip_text("::ffff:10.1.2.3", 24, 48).as_deref(), Some("::ffff:10.1.2.0"));
     }
 
     #[test]
     fn text_with_prefix_keeps_it() {
-        assert_eq!(
-            mask_ip_text("10.1.2.3/32", 24, 48).as_deref(),
-            Some("10.1.2.0/24")
-        );
-        assert_eq!(
-            mask_ip_text("10.0.0.0/8", 24, 48).as_deref(),
-            Some("10.0.0.0/8")
-        );
-        assert_eq!(
-            mask_ip_text("2001:db8::1/128", 24, 48).as_deref(),
-            Some("2001:db8::/48")
-        );
-        assert_eq!(
-            mask_ip_text("::ffff:10.1.2.3/128", 24, 48).as_deref(),
-            Some("::ffff:10.1.2.0/120")
-        );
+        assert_eq!(mask_ip_text("10.1.2.3/32", 24, 48).as_deref(), Some("10.1.2.0/24"));
+        assert_eq!(mask_ip_text("10.0.0.0/8", 24, 48).as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(mask_ip_text("2001:db8::1/128", 24, 48).as_deref(), Some("2001:db8::/48"));
+        assert_eq!(mask_ip_text("::ffff:10.1.2.3/128", 24, 48).as_deref(), Some("::ffff:10.1.2.0/120"));
     }
 
     #[test]
     fn text_surrounding_whitespace_is_ignored() {
-        assert_eq!(
-            mask_ip_text("  10.1.2.3\n", 24, 48).as_deref(),
-            Some("10.1.2.0")
-        );
+        assert_eq!(mask_ip_text("  10.1.2.3\n", 24, 48).as_deref(), Some("10.1.2.0"));
     }
 
     #[test]
@@ -250,10 +198,8 @@ mod tests {
 
     fn any_net() -> impl Strategy<Value = IpNet> {
         prop_oneof![
-            (any::<u32>(), 0u8..=32)
-                .prop_map(|(a, p)| IpNet::V4(Ipv4Net::new(Ipv4Addr::from(a), p).unwrap())),
-            (any::<u128>(), 0u8..=128)
-                .prop_map(|(a, p)| IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), p).unwrap())),
+            (any::<u32>(), 0u8..=32).prop_map(|(a, p)| IpNet::V4(Ipv4Net::new(Ipv4Addr::from(a), p).unwrap())),
+            (any::<u128>(), 0u8..=128).prop_map(|(a, p)| IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), p).unwrap())),
             (any::<u32>(), 96u8..=128).prop_map(|(a, p)| {
                 let mapped = Ipv4Addr::from(a).to_ipv6_mapped();
                 IpNet::V6(Ipv6Net::new(mapped, p).unwrap())

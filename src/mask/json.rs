@@ -26,11 +26,7 @@ pub enum JsonError {
 /// # Errors
 ///
 /// [`JsonError::Invalid`] when `doc` is not valid JSON.
-pub fn redact_members(
-    doc: &str,
-    keys: &[&str],
-    replacement: &str,
-) -> Result<Option<String>, JsonError> {
+pub fn redact_members(doc: &str, keys: &[&str], replacement: &str) -> Result<Option<String>, JsonError> {
     Scanner::new(doc, keys, Rule::AnyValue, replacement).run()
 }
 
@@ -216,10 +212,7 @@ impl<'a> Scanner<'a> {
         match b {
             b'{' | b'[' => {
                 if target && matches!(self.rule, Rule::AnyValue) {
-                    self.pending = Some(Pending {
-                        start,
-                        depth: self.stack.len(),
-                    });
+                    self.pending = Some(Pending { start, depth: self.stack.len() });
                 }
                 self.pos += 1;
                 Ok(if b == b'{' {
@@ -306,9 +299,7 @@ impl<'a> Scanner<'a> {
 
     /// Replaces `doc[start..self.pos]` by the replacement string.
     fn replace(&mut self, start: usize) {
-        let out = self
-            .out
-            .get_or_insert_with(|| String::with_capacity(self.doc.len()));
+        let out = self.out.get_or_insert_with(|| String::with_capacity(self.doc.len()));
         out.push_str(&self.doc[self.copied..start]);
         push_json_string(out, self.replacement);
         self.copied = self.pos;
@@ -390,9 +381,8 @@ impl<'a> Scanner<'a> {
         self.pos += 5;
         match unit {
             0xD800..=0xDBFF => {
-                let low = (self.bytes.get(self.pos..self.pos + 2) == Some(b"\\u"))
-                    .then(|| self.hex4(self.pos + 2))
-                    .flatten();
+                let low =
+                    (self.bytes.get(self.pos..self.pos + 2) == Some(b"\\u")).then(|| self.hex4(self.pos + 2)).flatten();
                 match low {
                     Some(0xDC00..=0xDFFF) => {
                         self.pos += 6;
@@ -409,9 +399,7 @@ impl<'a> Scanner<'a> {
     /// The four hex digits at `at`, if there are four.
     fn hex4(&self, at: usize) -> Option<u16> {
         let digits = self.bytes.get(at..at + 4)?;
-        digits.iter().try_fold(0u16, |acc, &d| {
-            Some(acc << 4 | u16::try_from(char::from(d).to_digit(16)?).ok()?)
-        })
+        digits.iter().try_fold(0u16, |acc, &d| Some(acc << 4 | u16::try_from(char::from(d).to_digit(16)?).ok()?))
     }
 
     /// `true`, `false`, `null` or a number starting with byte `b`.
@@ -506,10 +494,7 @@ fn decode_escape(b: &[u8]) -> (char, usize) {
                 }
                 _ => (char::REPLACEMENT_CHARACTER, 5),
             },
-            Some(unit) => (
-                char::from_u32(unit).unwrap_or(char::REPLACEMENT_CHARACTER),
-                5,
-            ),
+            Some(unit) => (char::from_u32(unit).unwrap_or(char::REPLACEMENT_CHARACTER), 5),
             None => (char::REPLACEMENT_CHARACTER, 1),
         },
         Some(&c) if c.is_ascii() => (char::from(c), 1),
@@ -544,7 +529,8 @@ mod tests {
 
     #[test]
     fn every_kind_of_value_is_replaced_whole() {
-        let doc = r#"{"a": 1.5e3, "b": true, "c": null, "d": {"x": [1, {"y": 2}]}, "e": [[], {}], "f": false, "g": -0}"#;
+        let doc =
+            r#"{"a": 1.5e3, "b": true, "c": null, "d": {"x": [1, {"y": 2}]}, "e": [[], {}], "f": false, "g": -0}"#;
         let out = redact(doc, &["a", "b", "c", "d", "e", "f", "g"]).unwrap();
         assert_eq!(
             out,
@@ -565,31 +551,16 @@ mod tests {
     #[test]
     fn layout_is_kept() {
         let doc = "{ \"a\" :\n\t[ 1 ,2 ] , \"b\":{\"c\" : 1.0E+2}\r\n}  ";
-        assert_eq!(
-            redact(doc, &["c"]).unwrap(),
-            "{ \"a\" :\n\t[ 1 ,2 ] , \"b\":{\"c\" : \"anonymous\"}\r\n}  "
-        );
+        assert_eq!(redact(doc, &["c"]).unwrap(), "{ \"a\" :\n\t[ 1 ,2 ] , \"b\":{\"c\" : \"anonymous\"}\r\n}  ");
         assert_eq!(redact(doc, &["zzz"]), None);
     }
 
     #[test]
     fn escaped_key_matches_after_unescaping() {
-        assert_eq!(
-            redact(r#"{"na\u006de": "alice"}"#, &["name"]).as_deref(),
-            Some(r#"{"na\u006de": "anonymous"}"#)
-        );
-        assert_eq!(
-            redact(r#"{"a\"b": 1}"#, &["a\"b"]).as_deref(),
-            Some(r#"{"a\"b": "anonymous"}"#)
-        );
-        assert_eq!(
-            redact(r#"{"a\\b": 1}"#, &["a\\b"]).as_deref(),
-            Some(r#"{"a\\b": "anonymous"}"#)
-        );
-        assert_eq!(
-            redact(r#"{"\ud83d\ude00": 1}"#, &["😀"]).as_deref(),
-            Some(r#"{"\ud83d\ude00": "anonymous"}"#)
-        );
+        assert_eq!(redact(r#"{"na\u006de": "alice"}"#, &["name"]).as_deref(), Some(r#"{"na\u006de": "anonymous"}"#));
+        assert_eq!(redact(r#"{"a\"b": 1}"#, &["a\"b"]).as_deref(), Some(r#"{"a\"b": "anonymous"}"#));
+        assert_eq!(redact(r#"{"a\\b": 1}"#, &["a\\b"]).as_deref(), Some(r#"{"a\\b": "anonymous"}"#));
+        assert_eq!(redact(r#"{"\ud83d\ude00": 1}"#, &["😀"]).as_deref(), Some(r#"{"\ud83d\ude00": "anonymous"}"#));
         // The raw text of the key does not match: only its unescaped value does.
         assert_eq!(redact(r#"{"na\u006de": "alice"}"#, &["na\\u006de"]), None);
     }
@@ -608,10 +579,7 @@ mod tests {
     #[test]
     fn strings_with_braces_and_quotes() {
         let doc = r#"{"note": "}{][\",:", "name": "a \"quoted\" {name}", "x": "\"name\": 1"}"#;
-        assert_eq!(
-            redact(doc, &["name"]).unwrap(),
-            r#"{"note": "}{][\",:", "name": "anonymous", "x": "\"name\": 1"}"#
-        );
+        assert_eq!(redact(doc, &["name"]).unwrap(), r#"{"note": "}{][\",:", "name": "anonymous", "x": "\"name\": 1"}"#);
     }
 
     #[test]
@@ -625,9 +593,7 @@ mod tests {
 
     #[test]
     fn replacement_is_escaped() {
-        let out = redact_members(r#"{"a": 1}"#, &["a"], "x\"y\\z\n\u{1}é")
-            .unwrap()
-            .unwrap();
+        let out = redact_members(r#"{"a": 1}"#, &["a"], "x\"y\\z\n\u{1}é").unwrap().unwrap();
         assert_eq!(out, r#"{"a": "x\"y\\z\n\u0001é"}"#);
         let parsed: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(parsed["a"], "x\"y\\z\n\u{1}é");
@@ -635,10 +601,7 @@ mod tests {
 
     #[test]
     fn already_redacted_is_unchanged() {
-        assert_eq!(
-            redact(r#"{"a": "anonymous", "b": {"a": "anonymous"}}"#, &["a"]),
-            None
-        );
+        assert_eq!(redact(r#"{"a": "anonymous", "b": {"a": "anonymous"}}"#, &["a"]), None);
         // Spelled with an escape it is still the same string.
         assert_eq!(redact(r#"{"a": "anonymou\u0073"}"#, &["a"]), None);
         let once = redact(r#"{"a": {"b": 1}}"#, &["a", "b"]).unwrap();
@@ -647,15 +610,7 @@ mod tests {
 
     #[test]
     fn scalar_and_empty_documents() {
-        for doc in [
-            "1",
-            "\"name\"",
-            "null",
-            "[]",
-            "{}",
-            " [ ] ",
-            "[1, \"a\", null]",
-        ] {
+        for doc in ["1", "\"name\"", "null", "[]", "{}", " [ ] ", "[1, \"a\", null]"] {
             assert_eq!(redact_members(doc, &["name"], R), Ok(None), "{doc}");
         }
     }
@@ -667,10 +622,7 @@ mod tests {
 
     #[test]
     fn duplicate_keys_in_json_are_all_replaced() {
-        assert_eq!(
-            redact(r#"{"a": 1, "a": 2}"#, &["a"]).as_deref(),
-            Some(r#"{"a": "anonymous", "a": "anonymous"}"#)
-        );
+        assert_eq!(redact(r#"{"a": 1, "a": 2}"#, &["a"]).as_deref(), Some(r#"{"a": "anonymous", "a": "anonymous"}"#));
     }
 
     #[test]
@@ -698,19 +650,13 @@ mod tests {
             Some(r#"{"u": "anonymous"}"#)
         );
         assert_eq!(redact_values(r#"{"u": "Alice"}"#, &["u"], &["alice"]), None);
-        assert_eq!(
-            redact_values(r#"{"u": "alice "}"#, &["u"], &["alice"]),
-            None
-        );
+        assert_eq!(redact_values(r#"{"u": "alice "}"#, &["u"], &["alice"]), None);
         assert_eq!(redact_values(r#"{"u": "alice"}"#, &["u"], &[]), None);
     }
 
     #[test]
     fn member_values_identifier_equal_to_replacement_changes_nothing() {
-        assert_eq!(
-            redact_values(r#"{"u": "anonymous"}"#, &["u"], &["anonymous"]),
-            None
-        );
+        assert_eq!(redact_values(r#"{"u": "anonymous"}"#, &["u"], &["anonymous"]), None);
     }
 
     fn deep_array(depth: usize) -> String {
@@ -749,10 +695,7 @@ mod tests {
         let out = redact(&doc, &["name"]).unwrap();
         assert_eq!(out, deep_object(DEEP, "k", "{\"name\": \"anonymous\"}"));
         // Redacting the outermost key replaces the whole nest at once.
-        assert_eq!(
-            redact(&doc, &["k"]).as_deref(),
-            Some("{\"k\": \"anonymous\"}")
-        );
+        assert_eq!(redact(&doc, &["k"]).as_deref(), Some("{\"k\": \"anonymous\"}"));
         let values = redact_values(&doc, &["name"], &["alice"]).unwrap();
         assert_eq!(values, deep_object(DEEP, "k", "{\"name\": \"anonymous\"}"));
     }
@@ -760,15 +703,9 @@ mod tests {
     #[test]
     fn deep_invalid_documents_are_errors() {
         let open = "[".repeat(DEEP);
-        assert_eq!(
-            redact_members(&open, &["a"], R),
-            Err(JsonError::Invalid(DEEP))
-        );
+        assert_eq!(redact_members(&open, &["a"], R), Err(JsonError::Invalid(DEEP)));
         let mismatched = format!("{}{}", "[".repeat(DEEP), "}".repeat(DEEP));
-        assert_eq!(
-            redact_members(&mismatched, &["a"], R),
-            Err(JsonError::Invalid(DEEP))
-        );
+        assert_eq!(redact_members(&mismatched, &["a"], R), Err(JsonError::Invalid(DEEP)));
     }
 
     #[test]
@@ -810,15 +747,8 @@ mod tests {
             ("[1,\u{a0}2]", 3),
         ];
         for &(doc, at) in cases {
-            assert_eq!(
-                redact_members(doc, &["a"], R),
-                Err(JsonError::Invalid(at)),
-                "{doc:?}"
-            );
-            assert!(
-                serde_json::from_str::<Value>(doc).is_err(),
-                "serde accepts {doc:?}"
-            );
+            assert_eq!(redact_members(doc, &["a"], R), Err(JsonError::Invalid(at)), "{doc:?}");
+            assert!(serde_json::from_str::<Value>(doc).is_err(), "serde accepts {doc:?}");
         }
     }
 
@@ -830,13 +760,7 @@ mod tests {
     #[test]
     fn huge_numbers_are_valid() {
         let doc = format!("{{\"a\": 1e999999, \"b\": {}}}", "9".repeat(1000));
-        assert_eq!(
-            redact(&doc, &["a"]),
-            Some(format!(
-                "{{\"a\": \"anonymous\", \"b\": {}}}",
-                "9".repeat(1000)
-            ))
-        );
+        assert_eq!(redact(&doc, &["a"]), Some(format!("{{\"a\": \"anonymous\", \"b\": {}}}", "9".repeat(1000))));
     }
 
     #[test]
@@ -888,13 +812,17 @@ mod tests {
     /// No member named one of `keys` holds anything but the replacement.
     fn fully_redacted(v: &Value, keys: &[&str]) -> bool {
         match v {
-            Value::Object(map) => map.iter().all(|(k, child)| {
-                if keys.contains(&k.as_str()) {
-                    child == R
-                } else {
-                    fully_redacted(child, keys)
-                }
-            }),
+            Value::Object(map) => {
+                map.iter().all(
+                    |(k, child)| {
+                        if keys.contains(&k.as_str()) {
+                            child == R
+                        } else {
+                            fully_redacted(child, keys)
+                        }
+                    },
+                )
+            }
             Value::Array(items) => items.iter().all(|c| fully_redacted(c, keys)),
             _ => true,
         }
@@ -904,17 +832,8 @@ mod tests {
 
     fn key_strategy() -> impl Strategy<Value = String> {
         prop_oneof![
-            prop::sample::select(vec![
-                "name",
-                "e\"m",
-                "ü",
-                "k",
-                "other",
-                "Name",
-                "anonymous",
-                ""
-            ])
-            .prop_map(String::from),
+            prop::sample::select(vec!["name", "e\"m", "ü", "k", "other", "Name", "anonymous", ""])
+                .prop_map(String::from),
             "\\PC{0,4}",
         ]
     }
@@ -924,17 +843,8 @@ mod tests {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
-                .prop_map(Value::from),
-            prop::sample::select(vec![
-                "alice",
-                "bob",
-                "anonymous",
-                "{\"name\": 1}",
-                "ü\"\\\n"
-            ])
-            .prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            prop::sample::select(vec!["alice", "bob", "anonymous", "{\"name\": 1}", "ü\"\\\n"]).prop_map(Value::from),
             "\\PC{0,6}".prop_map(Value::from),
         ]
     }

@@ -50,10 +50,7 @@ mod tests {
     fn extreme_years_are_kept() {
         // PostgreSQL dates go from 4713 BC (year -4712 astronomically) to 5874897 AD.
         assert_eq!(truncate_ymd(-4712, 11, 24, Truncate::Month), (-4712, 11, 1));
-        assert_eq!(
-            truncate_ymd(5_874_897, 12, 31, Truncate::Year),
-            (5_874_897, 1, 1)
-        );
+        assert_eq!(truncate_ymd(5_874_897, 12, 31, Truncate::Year), (5_874_897, 1, 1));
     }
 
     #[test]
@@ -74,11 +71,12 @@ pub fn looks_masked(kind: MaskedForm<'_>, v: &str) -> bool {
         s.len() >= min && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     }
     match kind {
-        MaskedForm::Constant(r) => v == r || v.strip_prefix(r).and_then(|t| t.strip_prefix('-')).is_some_and(|t| hex_tail(t, 8)),
-        MaskedForm::Email => v
-            .strip_prefix("anon-")
-            .and_then(|t| t.strip_suffix("@anonymized.invalid"))
-            .is_some_and(|t| hex_tail(t, 8)),
+        MaskedForm::Constant(r) => {
+            v == r || v.strip_prefix(r).and_then(|t| t.strip_prefix('-')).is_some_and(|t| hex_tail(t, 8))
+        }
+        MaskedForm::Email => {
+            v.strip_prefix("anon-").and_then(|t| t.strip_suffix("@anonymized.invalid")).is_some_and(|t| hex_tail(t, 8))
+        }
         MaskedForm::Hash => v.len() == 64 && hex_tail(v, 64),
     }
 }

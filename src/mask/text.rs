@@ -32,8 +32,7 @@ impl Scrubber {
     /// If the automaton exceeds aho-corasick's size limits (billions of
     /// states); see [`Scrubber::try_new`].
     pub fn new<S: AsRef<str>>(identifiers: &[S]) -> Scrubber {
-        Self::try_new(identifiers)
-            .unwrap_or_else(|e| panic!("cannot build the identifier matcher: {e}"))
+        Self::try_new(identifiers).unwrap_or_else(|e| panic!("cannot build the identifier matcher: {e}"))
     }
 
     /// Like [`Scrubber::new`], but reports an automaton too large to build as an error.
@@ -46,13 +45,9 @@ impl Scrubber {
         if patterns.is_empty() {
             return Ok(Scrubber { matcher: None });
         }
-        let matcher = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
-            .build(&patterns)?;
-        Ok(Scrubber {
-            matcher: Some(matcher),
-        })
+        let matcher =
+            AhoCorasick::builder().match_kind(MatchKind::Standard).ascii_case_insensitive(true).build(&patterns)?;
+        Ok(Scrubber { matcher: Some(matcher) })
     }
 
     /// Replaces each occurrence of an identifier in `text` with `replacement`.
@@ -105,12 +100,8 @@ impl Scrubber {
 
 /// The non-empty identifiers, without ASCII-case-insensitive duplicates.
 fn distinct_patterns<S: AsRef<str>>(identifiers: &[S]) -> Vec<String> {
-    let mut patterns: Vec<String> = identifiers
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|s| !s.is_empty())
-        .map(str::to_ascii_lowercase)
-        .collect();
+    let mut patterns: Vec<String> =
+        identifiers.iter().map(AsRef::as_ref).filter(|s| !s.is_empty()).map(str::to_ascii_lowercase).collect();
     patterns.sort_unstable();
     patterns.dedup();
     patterns
@@ -138,9 +129,8 @@ fn is_word_char(c: char) -> bool {
 /// at either end of it must not be followed (preceded) by another one.
 fn is_whole_word(text: &str, start: usize, end: usize) -> bool {
     let matched = &text[start..end];
-    let joins = |inner: Option<char>, outer: Option<char>| {
-        inner.is_some_and(is_word_char) && outer.is_some_and(is_word_char)
-    };
+    let joins =
+        |inner: Option<char>, outer: Option<char>| inner.is_some_and(is_word_char) && outer.is_some_and(is_word_char);
     !joins(matched.chars().next(), text[..start].chars().next_back())
         && !joins(matched.chars().next_back(), text[end..].chars().next())
 }
@@ -158,57 +148,32 @@ mod tests {
 
     #[test]
     fn replaces_every_occurrence() {
-        assert_eq!(
-            scrub(&["bob"], "bob,bob bob").as_deref(),
-            Some("anonymous,anonymous anonymous")
-        );
-        assert_eq!(
-            scrub(&["alice", "bob"], "alice told bob").as_deref(),
-            Some("anonymous told anonymous")
-        );
+        assert_eq!(scrub(&["bob"], "bob,bob bob").as_deref(), Some("anonymous,anonymous anonymous"));
+        assert_eq!(scrub(&["alice", "bob"], "alice told bob").as_deref(), Some("anonymous told anonymous"));
     }
 
     #[test]
     fn email_goes_whole() {
         assert_eq!(
-            scrub(
-                &["alice", "alice@example.com"],
-                "mail alice@example.com or ask alice."
-            )
-            .as_deref(),
+            scrub(&["alice", "alice@example.com"], "mail alice@example.com or ask alice.").as_deref(),
             Some("mail anonymous or ask anonymous.")
         );
         // Order of identifiers does not matter.
-        assert_eq!(
-            scrub(&["alice@example.com", "alice"], "alice@example.com").as_deref(),
-            Some("anonymous")
-        );
+        assert_eq!(scrub(&["alice@example.com", "alice"], "alice@example.com").as_deref(), Some("anonymous"));
     }
 
     #[test]
     fn name_inside_an_unknown_address_is_still_scrubbed() {
-        assert_eq!(
-            scrub(&["alice"], "alice@other.org").as_deref(),
-            Some("anonymous@other.org")
-        );
+        assert_eq!(scrub(&["alice"], "alice@other.org").as_deref(), Some("anonymous@other.org"));
     }
 
     #[test]
     fn whole_words_only() {
-        assert_eq!(
-            scrub(&["bob"], "bobby and jimbob and bob_2 and bob2 and bobé"),
-            None
-        );
-        assert_eq!(
-            scrub(&["bob"], "bob's bike").as_deref(),
-            Some("anonymous's bike")
-        );
+        assert_eq!(scrub(&["bob"], "bobby and jimbob and bob_2 and bob2 and bobé"), None);
+        assert_eq!(scrub(&["bob"], "bob's bike").as_deref(), Some("anonymous's bike"));
         assert_eq!(scrub(&["bob"], "(bob)").as_deref(), Some("(anonymous)"));
         assert_eq!(scrub(&["bob"], "bob").as_deref(), Some("anonymous"));
-        assert_eq!(
-            scrub(&["bob"], "bob-smith").as_deref(),
-            Some("anonymous-smith")
-        );
+        assert_eq!(scrub(&["bob"], "bob-smith").as_deref(), Some("anonymous-smith"));
     }
 
     #[test]
@@ -221,22 +186,13 @@ mod tests {
 
     #[test]
     fn overlapping_identifiers_leftmost_wins() {
-        assert_eq!(
-            scrub(&["a b", "b c"], "a b c").as_deref(),
-            Some("anonymous c")
-        );
+        assert_eq!(scrub(&["a b", "b c"], "a b c").as_deref(), Some("anonymous c"));
     }
 
     #[test]
     fn case_insensitive_for_ascii() {
-        assert_eq!(
-            scrub(&["bob"], "BOB Bob bOb").as_deref(),
-            Some("anonymous anonymous anonymous")
-        );
-        assert_eq!(
-            scrub(&["ALICE@Example.COM"], "alice@example.com").as_deref(),
-            Some("anonymous")
-        );
+        assert_eq!(scrub(&["bob"], "BOB Bob bOb").as_deref(), Some("anonymous anonymous anonymous"));
+        assert_eq!(scrub(&["ALICE@Example.COM"], "alice@example.com").as_deref(), Some("anonymous"));
         assert_eq!(scrub(&["Jürgen"], "jürgen").as_deref(), Some("anonymous"));
         // Non-ASCII letters are compared exactly.
         assert_eq!(scrub(&["jürgen"], "JÜRGEN"), None);
@@ -249,10 +205,7 @@ mod tests {
             Some("anonymous axb anonymous xzy anonymous ab")
         );
         assert_eq!(scrub(&["j.doe"], "jxdoe"), None);
-        assert_eq!(
-            scrub(&["(a+)+$"], "x (a+)+$ y").as_deref(),
-            Some("x anonymous y")
-        );
+        assert_eq!(scrub(&["(a+)+$"], "x (a+)+$ y").as_deref(), Some("x anonymous y"));
         assert_eq!(scrub(&["\\d"], "1 \\d").as_deref(), Some("1 anonymous"));
     }
 
@@ -261,10 +214,7 @@ mod tests {
         // ".*" starts and ends with punctuation: no boundary needed.
         assert_eq!(scrub(&[".*"], "a.*b").as_deref(), Some("aanonymousb"));
         // "@bob" needs a boundary only after it.
-        assert_eq!(
-            scrub(&["@bob"], "x@bob y@bobby").as_deref(),
-            Some("xanonymous y@bobby")
-        );
+        assert_eq!(scrub(&["@bob"], "x@bob y@bobby").as_deref(), Some("xanonymous y@bobby"));
         // "_" is a word character.
         assert_eq!(scrub(&["_"], "a_b _"), Some("a_b anonymous".to_owned()));
     }
@@ -276,10 +226,7 @@ mod tests {
             Some("«anonymous» und Grüße an café-anonymous, ébob, bobé, 東京bob")
         );
         assert_eq!(scrub(&["bob"], "😀bob😀").as_deref(), Some("😀anonymous😀"));
-        assert_eq!(
-            scrub(&["ナオミ"], "こんにちは ナオミ さん").as_deref(),
-            Some("こんにちは anonymous さん")
-        );
+        assert_eq!(scrub(&["ナオミ"], "こんにちは ナオミ さん").as_deref(), Some("こんにちは anonymous さん"));
     }
 
     #[test]
@@ -311,10 +258,7 @@ mod tests {
     fn replacement_may_be_anything() {
         let s = Scrubber::new(&["bob"]);
         assert_eq!(s.scrub("hi bob!", "").as_deref(), Some("hi !"));
-        assert_eq!(
-            s.scrub("hi bob!", "anonymous-1a2b3c4d").as_deref(),
-            Some("hi anonymous-1a2b3c4d!")
-        );
+        assert_eq!(s.scrub("hi bob!", "anonymous-1a2b3c4d").as_deref(), Some("hi anonymous-1a2b3c4d!"));
     }
 
     // ---- properties ----
@@ -322,18 +266,12 @@ mod tests {
     /// Naive reference: at each character, the longest whole-word identifier starting there.
     fn naive_scrub(ids: &[String], text: &str, replacement: &str) -> String {
         let lower = text.to_ascii_lowercase();
-        let mut ids: Vec<String> = ids
-            .iter()
-            .filter(|s| !s.is_empty())
-            .map(|s| s.to_ascii_lowercase())
-            .collect();
+        let mut ids: Vec<String> = ids.iter().filter(|s| !s.is_empty()).map(|s| s.to_ascii_lowercase()).collect();
         ids.sort_by_key(|s| std::cmp::Reverse(s.len()));
         let mut out = String::new();
         let mut i = 0;
         while i < text.len() {
-            let hit = ids.iter().find(|id| {
-                lower[i..].starts_with(id.as_str()) && is_whole_word(text, i, i + id.len())
-            });
+            let hit = ids.iter().find(|id| lower[i..].starts_with(id.as_str()) && is_whole_word(text, i, i + id.len()));
             match hit {
                 Some(id) => {
                     out.push_str(replacement);
@@ -352,10 +290,7 @@ mod tests {
     /// Whether `id` occurs in `text` as a whole word (ASCII case-insensitively).
     fn contains_whole_word(text: &str, id: &str) -> bool {
         let (text_l, id_l) = (text.to_ascii_lowercase(), id.to_ascii_lowercase());
-        !id.is_empty()
-            && text_l
-                .match_indices(id_l.as_str())
-                .any(|(i, _)| is_whole_word(text, i, i + id.len()))
+        !id.is_empty() && text_l.match_indices(id_l.as_str()).any(|(i, _)| is_whole_word(text, i, i + id.len()))
     }
 
     /// Identifiers and text share a small alphabet of letters, word and non-word characters.
@@ -370,12 +305,7 @@ mod tests {
         let pieces = prop::collection::vec(
             prop_oneof![
                 FILLER.boxed(),
-                prop::sample::select(if ids.is_empty() {
-                    vec![String::new()]
-                } else {
-                    ids.clone()
-                })
-                .boxed(),
+                prop::sample::select(if ids.is_empty() { vec![String::new()] } else { ids.clone() }).boxed(),
             ],
             0..8,
         );
