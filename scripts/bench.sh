@@ -14,14 +14,14 @@
 #                  and of the UPDATE), written to $PGFORGET_ROOT/explain-<case>.log
 #
 # It starts its own scratch cluster (port 55440, under /tmp/pgf_bench, created
-# afresh) and stops it at the end. Output on stdout (progress goes to stderr):
-#   bench_header nproc=.. mem_mib=.. cpu=.. postgresql=.. scale=N runs=.. batch_size=.. ip_gist_index=..
+# afresh, running a snapshot of the installed extension) and stops it at the end.
+# Output on stdout (progress goes to stderr):
+#   bench_header nproc=.. mem_mib=.. cpu=.. postgresql=.. scale=N runs=.. batch_size=.. ip_gist_index=.. extension_build=..
 #   bench_case <case> window=[..] users=.. nets=..(/prefix) rows=.. of N (..%)      one per case
 #   bench <case> ours_ms=<median> baseline_ms=<median> ratio=<ours/baseline> rows=<masked> \
 #         ours_rows_per_s=<n> baseline_rows_per_s=<n>                              one line per case
 #   bench_total wall_s=<whole run>
-#   bench_error <what>     when the job and the UPDATE did not mask the same rows, or the
-#                          installed pg_forget.so changed during the run (then exit 1)
+#   bench_error <what>     when the job and the UPDATE did not mask the same rows (then exit 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,30 +58,62 @@ if [ "$BUILD" -eq 1 ]; then
   cargo pgrx install --release --pg-config "$BIN/pg_config" >/dev/null
 fi
 
-# Which pg_forget.so is measured. `scripts/regress.sh --install` (so scripts/test.sh)
-# installs a debug build, whose Rust code is several times slower: say so loudly.
-SO="$("$BIN/pg_config" --pkglibdir)/pg_forget.so"
-so_sum() { sha256sum "$SO" | cut -c1-12; }
-SO_SUM=$(so_sum)
+# A fresh cluster, running a snapshot of the extension as installed now (library,
+# control file, scripts). `cargo pgrx install` rewrites pg_forget.so in place, and
+# scripts/test.sh runs one (a debug build): a cluster that has the library loaded
+# then dies of SIGBUS. So the cluster runs in a private mount namespace where the
+# snapshot is bind-mounted over the installed files; nothing outside it changes.
+LIBDIR=$("$BIN/pg_config" --pkglibdir)
+EXTDIR="$("$BIN/pg_config" --sharedir)/extension"
+bash scripts/cluster.sh destroy
+SNAP="$PGFORGET_ROOT/ext"
+mkdir -p "$SNAP"
+# copy when no install is under way: files untouched for 3 s, copies equal to them
+for attempt in $(seq 1 30); do
+  files=("$LIBDIR/pg_forget.so" "$EXTDIR"/pg_forget.control "$EXTDIR"/pg_forget--*.sql)
+  cp "${files[@]}" "$SNAP/"
+  newest=$(stat -c %Y "${files[@]}" | sort -n | tail -1)
+  same=yes
+  for f in "${files[@]}"; do cmp -s "$f" "$SNAP/${f##*/}" || same=no; done
+  if [ "$same" = yes ] && [ $(( $(date +%s) - newest )) -ge 3 ]; then break; fi
+  [ "$attempt" -lt 30 ] || { echo "bench: pg_forget keeps being reinstalled; try again later" >&2; exit 1; }
+  sleep 2
+done
+chmod -R a+rX "$PGFORGET_ROOT"
+SO_SUM=$(sha256sum "$SNAP/pg_forget.so" | cut -c1-12)
+# a debug build (what scripts/regress.sh --install leaves) runs the Rust code several times slower
 if ! command -v readelf >/dev/null; then
   SO_BUILD=unknown
-elif readelf -S "$SO" | grep -q '\.debug_info'; then
+elif readelf -S "$SNAP/pg_forget.so" | grep -q '\.debug_info'; then
   SO_BUILD=debug
   echo "bench: WARNING: the installed pg_forget.so is a debug build; run without --no-build to measure a release build" >&2
 else
   SO_BUILD=release
 fi
 
-# a fresh cluster: enough shared_buffers to hold both tables and their indexes,
-# no autovacuum (it would start in the middle of a timed run; sessions_reset.sql vacuums),
-# no checkpoint forced by WAL volume during a run
-bash scripts/cluster.sh destroy
+# enough shared_buffers to hold both tables and their indexes, no autovacuum (it
+# would start in the middle of a timed run; sessions_reset.sql vacuums), no
+# checkpoint forced by WAL volume during a run
+CONF=("shared_buffers = 1GB" "autovacuum = off" "max_wal_size = 8GB" "checkpoint_timeout = 30min")
 trap 'bash scripts/cluster.sh stop >/dev/null' EXIT
-bash scripts/cluster.sh start \
-  "shared_buffers = 1GB" \
-  "autovacuum = off" \
-  "max_wal_size = 8GB" \
-  "checkpoint_timeout = 30min" >/dev/null
+if [ "$(id -u)" -eq 0 ] && unshare --mount --propagation private true 2>/dev/null; then
+  ISOLATED=yes
+  unshare --mount --propagation private bash -c '
+    set -euo pipefail
+    snap=$1 libdir=$2 extdir=$3
+    shift 3
+    for f in "$snap"/*; do
+      case "$f" in
+        *.so) mount --bind "$f" "$libdir/${f##*/}" ;;
+        *) mount --bind "$f" "$extdir/${f##*/}" ;;
+      esac
+    done
+    exec bash scripts/cluster.sh start "$@"' _ "$SNAP" "$LIBDIR" "$EXTDIR" "${CONF[@]}" >/dev/null
+else
+  ISOLATED=no
+  echo "bench: WARNING: no private mount namespace (needs root and unshare): installing pg_forget during the run will crash the cluster" >&2
+  bash scripts/cluster.sh start "${CONF[@]}" >/dev/null
+fi
 
 q() { "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U postgres "$@"; }
 
@@ -92,7 +124,7 @@ mem_mib=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)
 pg_version=$(q -At -c 'SHOW server_version' | awk '{ print $1 }')
 batch=$(q -At -c 'SHOW forget.batch_size')
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo | tr -s ' ' | tr ' ' '_')
-echo "bench_header nproc=$(nproc) mem_mib=$mem_mib cpu=${cpu:-unknown} postgresql=$pg_version scale=$SCALE runs=$RUNS batch_size=$batch ip_gist_index=$IP_INDEX extension_build=$SO_BUILD extension_sha256=$SO_SUM"
+echo "bench_header nproc=$(nproc) mem_mib=$mem_mib cpu=${cpu:-unknown} postgresql=$pg_version scale=$SCALE runs=$RUNS batch_size=$batch ip_gist_index=$IP_INDEX extension_build=$SO_BUILD extension_sha256=$SO_SUM isolated=$ISOLATED"
 
 echo "bench: generating $SCALE sessions (ip GiST index: $IP_INDEX)" >&2
 q -v scale="$SCALE" -v ip_index="$IP_INDEX" -f bench/sessions.sql >/dev/null
@@ -169,9 +201,5 @@ if [ "$EXPLAIN" -eq 1 ]; then
   done
 fi
 
-if [ "$(so_sum)" != "$SO_SUM" ]; then
-  echo "bench_error pg_forget.so was replaced during the run (someone installed another build): the numbers are not reliable"
-  exit 1
-fi
 
 echo "bench_total wall_s=$(( $(date +%s) - T_START ))"

@@ -61,6 +61,11 @@ layer_cargo() {
   if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; fi
 }
 
+# the pure core never imports pgrx (it is tested without PostgreSQL)
+PURE="src/tags.rs src/catalog.rs src/graph.rs src/suggest.rs src/sql.rs src/plan.rs src/session.rs src/unique.rs src/error.rs src/mask/*.rs"
+# shellcheck disable=SC2086
+if grep -n "use pgrx\|pgrx::" $PURE; then echo "pure modules must not use pgrx" >&2; exit 1; fi
+
 # 1. pure Rust
 layer_cargo unit cargo test --lib -- --skip pg_test
 

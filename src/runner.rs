@@ -285,8 +285,9 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
         retry: false,
         hmac: Pseudonymizer::new(&key),
         prefixes: crate::guc::ip_prefixes(),
-        scrubber: Scrubber::new::<&str>(&[]),
-        identifiers: Vec::new(),
+        // an additional field tagged scrub or json loses the job's user ids
+        scrubber: Scrubber::try_new(&users).unwrap_or_else(|_| Scrubber::new::<&str>(&[])),
+        identifiers: users.clone(),
         slots: plan
             .slots
             .iter()
