@@ -127,10 +127,12 @@ impl SessionPlan {
             let ty_of = |name: &str| {
                 t.columns.iter().find(|c| c.name == name).map(|c| c.type_ident.clone()).unwrap_or_default()
             };
-            // batches page over the primary key: a ctid moves when the job updates the row,
-            // so a table without one could be paged forever
-            let key: Vec<(String, String)> = match &t.primary_key {
-                Some(pk) if !pk.is_empty() => pk.iter().map(|c| (format!("t.{}", ident(c)), ty_of(c))).collect(),
+            let time = cols.iter().find(|c| c.has_role(Role::Time)).map(|c| c.name.clone()).unwrap_or_default();
+            // batches page over (time, primary key): they start inside the window (an
+            // index on the time column finds it) and a row is never visited twice. A
+            // ctid moves when the job updates the row, so a table needs a primary key.
+            let pk = match &t.primary_key {
+                Some(pk) if !pk.is_empty() => pk,
                 _ => {
                     return Err(ForgetError::NotSupported(format!(
                         "table {}.{} has a time column but no primary key; jobs page through tables by primary key: add one",
@@ -138,7 +140,8 @@ impl SessionPlan {
                     )))
                 }
             };
-            let time = cols.iter().find(|c| c.has_role(Role::Time)).map(|c| c.name.clone()).unwrap_or_default();
+            let mut key: Vec<(String, String)> = vec![(format!("t.{}", ident(&time)), ty_of(&time))];
+            key.extend(pk.iter().filter(|c| **c != time).map(|c| (format!("t.{}", ident(c)), ty_of(c))));
             let subjects: Vec<TaggedColumn> = cols.iter().filter(|c| c.has_role(Role::Subject)).cloned().collect();
             let ips: Vec<(String, bool)> = cols
                 .iter()
@@ -245,7 +248,8 @@ impl SessionPlan {
         let sel: Vec<String> = keys.iter().zip(&aliases).map(|(e, a)| format!("{e} AS {a}")).collect();
         let after: Vec<String> = t.key.iter().enumerate().map(|(k, (_, ty))| format!("$5[{}]::{ty}", k + 1)).collect();
         let b_cols: Vec<String> = aliases.iter().map(|a| format!("b.{a}")).collect();
-        let b_text: Vec<String> = aliases.iter().map(|a| format!("b.{a}::text")).collect();
+        // the last key as text that reads back the same whatever the session's DateStyle
+        let b_text: Vec<String> = aliases.iter().map(|a| format!("pg_catalog.to_json(b.{a}) #>> '{{}}'")).collect();
         let b_desc: Vec<String> = aliases.iter().map(|a| format!("b.{a} DESC")).collect();
         let sets: Vec<String> = t
             .slots
@@ -254,7 +258,7 @@ impl SessionPlan {
             .collect();
         format!(
             "WITH b AS (SELECT {sel} FROM {from} t WHERE {m} AND ($5::text[] IS NULL OR ({keys}) > ({after})) ORDER BY {keys} LIMIT $6),\n\
-             u AS (UPDATE {from} t SET {sets} FROM b WHERE ({keys}) = ({bcols}) RETURNING 1)\n\
+             u AS (UPDATE {from} t SET {sets} FROM b WHERE ({keys}) = ({bcols}) AND ($5::text[] IS NULL OR ({keys}) > ({after})) RETURNING 1)\n\
              SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM u), (SELECT ARRAY[{btext}] FROM b ORDER BY {bdesc} LIMIT 1)",
             sel = sel.join(", "),
             m = self.matches(t),
@@ -346,7 +350,7 @@ mod tests {
         let sql = p.batch_sql(0);
         assert!(sql.contains(r#"t."started_at" BETWEEN $1::timestamptz AND $2::timestamptz AND (t."user_id" OPERATOR(pg_catalog.=) ANY($3::"pg_catalog"."text"[]) OR t."ip"::inet <<= ANY($4::inet[]))"#), "{sql}");
         assert!(
-            sql.contains(r#"($5::text[] IS NULL OR (t."id") > ($5[1]::"pg_catalog"."int8")) ORDER BY t."id" LIMIT $6"#),
+            sql.contains(r#"($5::text[] IS NULL OR (t."started_at", t."id") > ($5[1]::"pg_catalog"."timestamptz", $5[2]::"pg_catalog"."int8")) ORDER BY t."started_at", t."id" LIMIT $6"#),
             "{sql}"
         );
         assert!(
@@ -355,7 +359,7 @@ mod tests {
             ),
             "{sql}"
         );
-        assert!(sql.contains("FROM b WHERE (t.\"id\") = (b.k0)"), "{sql}");
+        assert!(sql.contains("FROM b WHERE (t.\"started_at\", t.\"id\") = (b.k0, b.k1)"), "{sql}");
         assert!(p.count_sql(0).starts_with("SELECT count(*) FROM ONLY \"app\".\"sessions\" t WHERE"));
     }
 
