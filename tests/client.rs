@@ -642,3 +642,38 @@ fn export_a_person_anonymize_and_export_nothing() {
     assert_eq!(rows.len(), 1);
     assert!(rows[0].get::<_, Option<String>>(0).is_none() && rows[0].get::<_, Option<serde_json::Value>>(1).is_none());
 }
+
+#[test]
+fn several_runners_at_once_each_take_different_jobs() {
+    let mut db = TestDb::new("pgf_client_runners");
+    sessions_fixture(&mut db.client, 20_000);
+    let c = &mut db.client;
+    let mut jobs = Vec::new();
+    for u in 0..8 {
+        let users = vec![format!("user{u}")];
+        let id: i64 = c.query_one("SELECT forget.create_anonymization_job(NULL, NULL, $1, NULL, NULL)", &[&users]).unwrap().get(0);
+        jobs.push(id);
+    }
+    let runners: Vec<_> = (0..3)
+        .map(|_| {
+            let d = dsn(&db.name);
+            std::thread::spawn(move || {
+                let mut r = Client::connect(&d, NoTls).unwrap();
+                r.batch_execute("SET forget.batch_size = 50").unwrap();
+                r.execute("CALL forget.run_jobs()", &[]).unwrap();
+            })
+        })
+        .collect();
+    for r in runners {
+        r.join().expect("a runner failed");
+    }
+    let done: i64 = c.query_one("SELECT count(*) FROM forget.job WHERE id = ANY($1) AND status = 'done'", &[&jobs]).unwrap().get(0);
+    assert_eq!(done, 8);
+    // each job was claimed exactly once, and its rows masked exactly once
+    let claimed_twice: i64 = c.query_one("SELECT count(*) FROM forget.job WHERE id = ANY($1) AND attempts <> 1", &[&jobs]).unwrap().get(0);
+    assert_eq!(claimed_twice, 0);
+    let total_done: i64 = c.query_one("SELECT sum(rows_done)::int8 FROM forget.job WHERE id = ANY($1)", &[&jobs]).unwrap().get(0);
+    assert_eq!(total_done, 8 * 200);
+    let left: i64 = c.query_one("SELECT count(*) FROM sessions WHERE user_id ~ '^user[0-7]$'", &[]).unwrap().get(0);
+    assert_eq!(left, 0);
+}
