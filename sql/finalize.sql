@@ -277,27 +277,29 @@ CREATE EVENT TRIGGER forget_sync_subject_triggers ON ddl_command_end
     EXECUTE FUNCTION forget._on_ddl();
 
 -- Only forget_admin (and superusers) may erase, locate, read jobs or use the
--- internal masking helpers.
-REVOKE EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delete_users(text[], boolean),
-    forget.locate_users(text[]), forget.job_status(bigint), forget.job_report(bigint),
-    forget._mask_text(text, integer, boolean), forget._mask_inet(inet, integer),
-    forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean),
-    forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[]),
-    forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[]),
-    forget.export_users(text[]), forget._export_users_sql(text[]), forget.retry_job(bigint),
-    forget.retry_anonymization(text, text, text), forget._runner_alive(integer, timestamptz)
-  FROM PUBLIC;
-REVOKE EXECUTE ON PROCEDURE forget.run_jobs(integer) FROM PUBLIC;
-GRANT EXECUTE ON PROCEDURE forget.run_jobs(integer) TO forget_admin;
-GRANT EXECUTE ON FUNCTION forget.anonymize_users(text[], boolean), forget.delete_users(text[], boolean),
-    forget.locate_users(text[]), forget.job_status(bigint), forget.job_report(bigint),
-    forget._mask_text(text, integer, boolean), forget._mask_inet(inet, integer),
-    forget._mask_json(text, integer, boolean), forget._would_change(text, integer), forget._tick(integer, boolean),
-    forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[]),
-    forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[]), forget._text_ip_in(text, text[]),
-    forget.export_users(text[]), forget._export_users_sql(text[]), forget.retry_job(bigint),
-    forget.retry_anonymization(text, text, text), forget._runner_alive(integer, timestamptz)
-  TO forget_admin;
+-- internal masking helpers: one list, revoked from PUBLIC and granted to forget_admin.
+DO $$
+DECLARE
+    f text;
+BEGIN
+    FOREACH f IN ARRAY ARRAY[
+        'FUNCTION forget.anonymize_users(text[], boolean)', 'FUNCTION forget.delete_users(text[], boolean)',
+        'FUNCTION forget.locate_users(text[])', 'FUNCTION forget.export_users(text[])',
+        'FUNCTION forget.job_status(bigint)', 'FUNCTION forget.job_report(bigint)',
+        'FUNCTION forget.create_anonymization_job(timestamptz, timestamptz, text[], inet[], text[])',
+        'FUNCTION forget.retry_job(bigint)', 'FUNCTION forget.retry_anonymization(text, text, text)',
+        'PROCEDURE forget.run_jobs(integer)',
+        'FUNCTION forget._mask_text(text, integer, boolean)', 'FUNCTION forget._mask_inet(inet, integer)',
+        'FUNCTION forget._mask_json(text, integer, boolean)', 'FUNCTION forget._would_change(text, integer)',
+        'FUNCTION forget._tick(integer, boolean)',
+        'FUNCTION forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[])',
+        'FUNCTION forget._text_ip_in(text, text[])', 'FUNCTION forget._export_users_sql(text[])',
+        'FUNCTION forget._runner_alive(integer, timestamptz)'] LOOP
+        EXECUTE pg_catalog.format('REVOKE EXECUTE ON %s FROM PUBLIC', f);
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON %s TO forget_admin', f);
+    END LOOP;
+END
+$$;
 
 -- tables already tagged `@pii subjects` when the extension is created
 SELECT forget._sync_subject_triggers();
