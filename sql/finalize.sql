@@ -267,6 +267,11 @@ CREATE FUNCTION forget._on_ddl()
 RETURNS event_trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- a pg_dump script or pg_restore (they turn check_function_bodies off)
+    -- brings the triggers themselves; creating them here would collide
+    IF pg_catalog.current_setting('check_function_bodies') = 'off' THEN
+        RETURN;
+    END IF;
     PERFORM forget._sync_subject_triggers();
 EXCEPTION WHEN OTHERS THEN
     RAISE WARNING 'pg_forget: could not update its automatic-anonymization triggers: % (%)', SQLERRM, SQLSTATE;

@@ -677,3 +677,64 @@ fn several_runners_at_once_each_take_different_jobs() {
     let left: i64 = c.query_one("SELECT count(*) FROM sessions WHERE user_id ~ '^user[0-7]$'", &[]).unwrap().get(0);
     assert_eq!(left, 0);
 }
+
+/// pg_dump keeps the jobs, the audit log and the key: a restore into a fresh
+/// database gives the same pseudonyms, and retry_anonymization finds the
+/// earlier job there.
+#[test]
+fn a_pg_dump_round_trip_keeps_jobs_audit_and_key() {
+    let mut db = TestDb::new("pgf_client_dump_src");
+    let c = &mut db.client;
+    c.batch_execute(
+        r#"
+        CREATE TABLE users (id int PRIMARY KEY, username text UNIQUE);
+        COMMENT ON TABLE users IS '@pii subjects';
+        COMMENT ON COLUMN users.username IS '@pii subject';
+        INSERT INTO users VALUES (1, 'alice'), (2, 'bob');
+        "#,
+    )
+    .unwrap();
+    let job: i64 = c.query_one("SELECT forget.anonymize_users($1)", &[&vec!["alice"]]).unwrap().get(0);
+    let p1: String = c.query_one("SELECT forget.pseudonym('alice')", &[]).unwrap().get(0);
+    let port = dsn("postgres").split_whitespace().find_map(|kv| kv.strip_prefix("port=").map(str::to_owned)).unwrap();
+    let dump = std::env::temp_dir().join("pgf_client_dump.custom");
+    let st = std::process::Command::new("/usr/lib/postgresql/15/bin/pg_dump")
+        .args(["-Fc", "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-f"])
+        .arg(&dump)
+        .arg(&db.name)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // a brand-new database: the dump brings the extension, its key, jobs and audit log
+    let mut admin = Client::connect(&dsn("postgres"), NoTls).unwrap();
+    admin.batch_execute("DROP DATABASE IF EXISTS pgf_client_dump_dst WITH (FORCE)").unwrap();
+    admin.batch_execute("CREATE DATABASE pgf_client_dump_dst").unwrap();
+    let target_name = "pgf_client_dump_dst";
+    let out = std::process::Command::new("/usr/lib/postgresql/15/bin/pg_restore")
+        .args(["--exit-on-error", "--single-transaction", "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", target_name])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pg_restore: {}", String::from_utf8_lossy(&out.stderr));
+    let mut target = Client::connect(&dsn(target_name), NoTls).unwrap();
+    let t = &mut target;
+    let p2: String = t.query_one("SELECT forget.pseudonym('alice')", &[]).unwrap().get(0);
+    assert_eq!(p1, p2, "the key came back: same pseudonyms");
+    let kind: String = t.query_one("SELECT kind FROM forget.jobs WHERE id = $1", &[&job]).unwrap().get(0);
+    assert_eq!(kind, "anonymize");
+    let audit: i64 = t.query_one("SELECT count(*) FROM forget.audit_log WHERE job_id = $1", &[&job]).unwrap().get(0);
+    assert!(audit >= 2);
+    let trig: i64 = t.query_one("SELECT count(*) FROM pg_trigger WHERE tgname = 'forget_auto_anonymize'", &[]).unwrap().get(0);
+    assert_eq!(trig, 1, "the accounts-table trigger came back once");
+    let retry: i64 = t.query_one("SELECT forget.retry_anonymization(NULL, 'alice', NULL)", &[]).unwrap().get(0);
+    let found: bool = t
+        .query_one("SELECT (params->'retry_of') @> to_jsonb($2::bigint) FROM forget.job WHERE id = $1", &[&retry, &job])
+        .unwrap()
+        .get(0);
+    assert!(found, "retry_anonymization finds the earlier job through the restored audit log");
+    // new jobs do not collide with restored ids
+    assert!(retry > job);
+    drop(target);
+    let _ = admin.batch_execute("DROP DATABASE IF EXISTS pgf_client_dump_dst WITH (FORCE)");
+    let _ = std::fs::remove_file(dump);
+}
