@@ -558,7 +558,7 @@ UNION ALL "),
             .filter(|s| s.touches_others())
             .map(|s| {
                 format!(
-                    "(t.{col}::text ILIKE ANY($2) AND forget._would_change(t.{col}::text, {id}))",
+                    "(($2::text[] IS NULL OR t.{col}::text ILIKE ANY($2)) AND forget._would_change(t.{col}::text, {id}))",
                     col = ident(&s.column),
                     id = s.id
                 )
@@ -777,7 +777,7 @@ mod tests {
         assert!(sql.contains("forget._mask_inet(t.\"ip\"::inet, 2)"), "{sql}");
         // scrub columns apply to other people's rows too
         assert!(
-            sql.contains(r#"t."message"::text ILIKE ANY($2) AND forget._would_change(t."message"::text, 3)"#),
+            sql.contains(r#"($2::text[] IS NULL OR t."message"::text ILIKE ANY($2)) AND forget._would_change(t."message"::text, 3)"#),
             "{sql}"
         );
         let del = p.main_sql(Mode::Delete, false);

@@ -445,7 +445,8 @@ fn run_auto(driver: Driver, job: &Claimed, subjects: &[(String, String)], role: 
                 .or_raise();
                 back.extend(found);
             }
-            let remaining: Vec<String> = names.iter().filter(|n| !back.contains(n)).cloned().collect();
+            let recreated: std::collections::HashSet<&String> = back.iter().collect();
+            let remaining: Vec<String> = names.iter().filter(|n| !recreated.contains(n)).cloned().collect();
             let req = crate::api::forget::EraseRequest {
                 names: remaining,
                 keys: if back.is_empty() { keys.clone() } else { Vec::new() },

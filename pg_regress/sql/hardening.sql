@@ -71,3 +71,16 @@ SELECT regress.err($$SET forget.auto_anonymize = off$$);
 SELECT regress.err($$SET forget.anonymize_delay = '1000d'$$);
 RESET ROLE;
 ROLLBACK;
+
+-- 100,000 names in one call: a correct result, in seconds
+BEGIN;
+CREATE TABLE h_many (id int PRIMARY KEY, username text UNIQUE, note text);
+COMMENT ON COLUMN h_many.username IS '@pii subject';
+COMMENT ON COLUMN h_many.note IS '@pii scrub';
+INSERT INTO h_many SELECT g, 'member' || g, 'greetings from member' || (g + 1) FROM generate_series(1, 2000) g;
+SELECT forget.anonymize_users(array(SELECT 'member' || g FROM generate_series(1, 200000, 2) g)) AS j \gset
+SELECT action, count(*) AS report_rows, sum(row_count) AS rows FROM forget.job_report(:j) GROUP BY action ORDER BY action;
+SELECT count(*) FILTER (WHERE username LIKE 'anonymous-%') AS masked, count(*) FILTER (WHERE note LIKE '%anonymous') AS scrubbed,
+       count(*) FILTER (WHERE username ~ '^member[0-9]+$' AND substr(username, 7)::int % 2 = 0) AS even_members_untouched
+  FROM h_many;
+ROLLBACK;

@@ -134,16 +134,19 @@ fn cat_from(plan: &Plan, pi: usize) -> String {
 /// Per plan table: (rows of the people, other people's rows, deleted?)
 type TableResult = HashMap<usize, (i64, i64, bool)>;
 
+/// Above this many identifiers, other people's rows are found by the scrubber alone.
+const MAX_LIKE_PATTERNS: usize = 64;
+
 fn run_main(
     plan: &Plan,
     mode: Mode,
     dry_run: bool,
     names: &[String],
-    patterns: &[String],
+    patterns: &Option<Vec<String>>,
     keys: &[String],
 ) -> TableResult {
     let sql = plan.main_sql(mode, dry_run);
-    let args = || [names.to_vec().into(), patterns.to_vec().into(), keys.to_vec().into()];
+    let args = || [names.to_vec().into(), patterns.clone().into(), keys.to_vec().into()];
     let collect = |tab: pgrx::spi::SpiTupleTable<'_>| -> Result<TableResult, pgrx::spi::SpiError> {
         let mut out = HashMap::new();
         for row in tab {
@@ -220,7 +223,10 @@ pub fn erase_request(req: &EraseRequest, job: Option<i64>) -> i64 {
     identifiers.retain(|i| !i.is_empty() && seen.insert(i.clone()));
     let scrubber = Scrubber::try_new(&identifiers)
         .unwrap_or_else(|e| raise(ForgetError::InvalidArgument(format!("too many identifiers to scrub: {e}"))));
-    let patterns: Vec<String> = identifiers.iter().map(|i| like_pattern(i)).collect();
+    // LIKE patterns let an index (pg_trgm) find the rows that mention someone; with
+    // many identifiers one pass of the scrubber per row is cheaper than the patterns
+    let patterns: Option<Vec<String>> =
+        (identifiers.len() <= MAX_LIKE_PATTERNS).then(|| identifiers.iter().map(|i| like_pattern(i)).collect());
     let ctx_identifiers = identifiers.clone();
     let ctx = CallContext {
         retry: req.kind == "retry",
@@ -305,7 +311,10 @@ pub fn erase_request(req: &EraseRequest, job: Option<i64>) -> i64 {
     jobs::finish_job(job, matched + others, if dry_run { 0 } else { done });
     let found: Vec<String> = match &req.person {
         Some(_) => audited.clone(),
-        None => names.iter().filter(|n| !g.not_found.contains(n)).map(|n| hmac.pseudonym(n)).collect(),
+        None => {
+            let missing: HashSet<&String> = g.not_found.iter().collect();
+            names.iter().filter(|n| !missing.contains(n)).map(|n| hmac.pseudonym(n)).collect()
+        }
     };
     if !dry_run {
         if key_changed {
@@ -502,7 +511,6 @@ fn _auto_delay_seconds() -> i32 {
 /// its SQLSTATE but loses its DETAIL (a constraint's "Key (username)=(alice)")
 /// and has the people's identifiers scrubbed out of its message.
 fn sanitized<R>(identifiers: &[String], f: impl FnOnce() -> R) -> R {
-    let scrub = Scrubber::try_new(identifiers).unwrap_or_else(|_| Scrubber::new::<&str>(&[]));
     let f = std::panic::AssertUnwindSafe(f);
     pgrx::PgTryBuilder::new(move || f())
         .catch_others(|e| {
@@ -511,6 +519,8 @@ fn sanitized<R>(identifiers: &[String], f: impl FnOnce() -> R) -> R {
                 | pgrx::pg_sys::panic::CaughtError::ErrorReport(r) => (r.sql_error_code(), r.message().to_string()),
                 pgrx::pg_sys::panic::CaughtError::RustPanic { .. } => e.rethrow(),
             };
+            // built only when there is an error to clean (a big identifier set takes a while)
+            let scrub = Scrubber::try_new(identifiers).unwrap_or_else(|_| Scrubber::new::<&str>(&[]));
             let msg = scrub.scrub(&msg, REPLACEMENT).unwrap_or(msg);
             pgrx::pg_sys::panic::ErrorReport::new(code, msg, "pg_forget")
                 .set_hint("pg_forget left out the error's detail, which may hold personal data")

@@ -12,6 +12,7 @@ use crate::session::{resolve_fields, SessionPlan};
 
 fn texts(v: Option<Vec<Option<String>>>, arg: &str) -> Vec<String> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (i, x) in v.unwrap_or_default().into_iter().enumerate() {
         let Some(x) = x else {
             raise(ForgetError::NullArgument(format!("{arg} must not contain NULL (element {})", i + 1)))
@@ -19,7 +20,7 @@ fn texts(v: Option<Vec<Option<String>>>, arg: &str) -> Vec<String> {
         if x.is_empty() {
             raise(ForgetError::InvalidArgument(format!("{arg} must not contain an empty string (element {})", i + 1)));
         }
-        if !out.contains(&x) {
+        if seen.insert(x.clone()) {
             out.push(x);
         }
     }
@@ -40,11 +41,12 @@ fn _create_anonymization_job(
 ) -> i64 {
     let users = texts(user_ids, "user_ids");
     let mut nets = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (i, ip) in ips.unwrap_or_default().into_iter().enumerate() {
         let Some(ip) = ip else {
             raise(ForgetError::NullArgument(format!("ips must not contain NULL (element {})", i + 1)))
         };
-        if !nets.contains(&ip) {
+        if seen.insert(ip.clone()) {
             nets.push(ip);
         }
     }
