@@ -32,7 +32,10 @@ col AS (
                            FROM pg_catalog.pg_operator o
                            JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace
                           WHERE o.oprname = '=' AND o.oprleft = bt.oid AND o.oprright = bt.oid
+                            -- only pg_catalog's or the type owner's own operator: nobody else's
+                            AND (opn.nspname = 'pg_catalog' OR o.oprowner = bt.typowner)
                           ORDER BY opn.nspname = 'pg_catalog' DESC LIMIT 1),
+               'base_type_ident', pg_catalog.quote_ident(btn.nspname) || '.' || pg_catalog.quote_ident(bt.typname),
                'category', bt.typcategory::text,
                'not_null', a.attnotnull,
                'comment', pg_catalog.col_description(a.attrelid, a.attnum),
@@ -44,6 +47,7 @@ col AS (
       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
       JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
       JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+      JOIN pg_catalog.pg_namespace btn ON btn.oid = bt.typnamespace
      WHERE a.attrelid IN (SELECT oid FROM rel) AND a.attnum > 0 AND NOT a.attisdropped
      GROUP BY a.attrelid
 ),

@@ -265,7 +265,7 @@ $$;
 
 CREATE FUNCTION forget._on_ddl()
 RETURNS event_trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     -- a pg_dump script or pg_restore (they turn check_function_bodies off)
     -- brings the triggers themselves; creating them here would collide
@@ -277,6 +277,7 @@ EXCEPTION WHEN OTHERS THEN
     RAISE WARNING 'pg_forget: could not update its automatic-anonymization triggers: % (%)', SQLERRM, SQLSTATE;
 END
 $$;
+REVOKE EXECUTE ON FUNCTION forget._sync_subject_triggers() FROM PUBLIC;
 CREATE EVENT TRIGGER forget_sync_subject_triggers ON ddl_command_end
     WHEN TAG IN ('COMMENT', 'CREATE TABLE', 'ALTER TABLE', 'CREATE TABLE AS', 'SELECT INTO')
     EXECUTE FUNCTION forget._on_ddl();

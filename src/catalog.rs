@@ -37,6 +37,9 @@ pub struct Column {
     /// `OPERATOR(schema.=)` of the (base) type, when it has one
     #[serde(default)]
     pub eq_op: Option<String>,
+    /// the base type of a domain (the type itself otherwise), quoted, for casting names
+    #[serde(default)]
+    pub base_type_ident: Option<String>,
     pub category: String,
     #[serde(default)]
     pub not_null: bool,
@@ -103,6 +106,8 @@ pub struct TaggedColumn {
     pub type_ident: String,
     /// the equality operator to compare values with (never resolved through search_path)
     pub eq_op: String,
+    /// the type names are cast to before comparing (a domain's base type: its CHECK never runs on a name)
+    pub cast_ident: String,
     pub class: TypeClass,
     pub tag: ColumnTag,
     /// None for `time` columns, which are never masked.
@@ -185,6 +190,7 @@ pub fn analyze(cat: &Catalog) -> Analysis {
                         data_type: c.data_type.clone(),
                         type_ident: c.type_ident.clone(),
                         eq_op: c.eq_op.clone().unwrap_or_else(|| "OPERATOR(pg_catalog.=)".into()),
+                        cast_ident: c.base_type_ident.clone().unwrap_or_else(|| c.type_ident.clone()),
                         class,
                         strategy: tags::effective_strategy(&tag, class),
                         tag,
@@ -248,6 +254,7 @@ pub(crate) mod fixtures {
             base_type: base.into(),
             type_ident: format!("\"pg_catalog\".\"{base}\""),
             eq_op: None,
+            base_type_ident: None,
             category: cat.into(),
             not_null: false,
             comment: comment.map(Into::into),

@@ -699,8 +699,8 @@ pub fn slot(id: usize, table: usize, c: &TaggedColumn, strategy: Strategy) -> Sl
 pub fn value_match(alias: &str, c: &TaggedColumn, values: &str) -> String {
     let col = format!("{alias}.{}", ident(&c.name));
     match (c.class, values) {
-        (TypeClass::Text, "$1" | "$3") => format!("{col} {} ANY({values}::{}[])", c.eq_op, c.type_ident),
-        (TypeClass::Text, one) => format!("{col} {} {one}::{}", c.eq_op, c.type_ident),
+        (TypeClass::Text, "$1" | "$3") => format!("{col} {} ANY({values}::{}[])", c.eq_op, c.cast_ident),
+        (TypeClass::Text, one) => format!("{col} {} {one}::{}", c.eq_op, c.cast_ident),
         (_, "$1" | "$3") => format!("{col}::text OPERATOR(pg_catalog.=) ANY({values}::text[])"),
         (_, one) => format!("{col}::text OPERATOR(pg_catalog.=) {one}"),
     }

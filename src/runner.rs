@@ -108,6 +108,9 @@ pub struct SessionParams {
     pub start: String,
     pub end: String,
     pub fields: Vec<(String, String, String)>,
+    /// the TimeZone of the session that queued the job: the window means the same to every runner
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 /// Where a job is, per table (`schema.table`): the last key done, and whether the table is finished.
@@ -135,6 +138,7 @@ struct Claimed {
 }
 
 fn claim() -> Option<Claimed> {
+    let runner = jobs::caller_role();
     as_owner(|| {
         Spi::connect_mut(|c| {
             let tab = c.update(
@@ -144,10 +148,12 @@ fn claim() -> Option<Claimed> {
                         attempts = j.attempts + 1, error = NULL
                   WHERE j.id = (SELECT q.id FROM forget.job q
                                  WHERE q.status = 'queued' AND q.due_at <= pg_catalog.clock_timestamp()
+                                   -- a member runs its own jobs; a superuser (and the worker) runs them all
+                                   AND (q.role_name = $1 OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = $1))
                                  ORDER BY q.due_at, q.id LIMIT 1 FOR UPDATE SKIP LOCKED)
               RETURNING j.id, j.kind, j.params::text, j.progress::text, j.rows_done, j.role_name",
                 None,
-                &[],
+                &[runner.clone().into()],
             )?;
             let mut out = None;
             for row in tab {
@@ -299,6 +305,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
         if !progress.counted {
             let total = in_subtransaction(|| {
                 as_role(role, || {
+                    pin_timezone(&params);
                     let mut total = 0i64;
                     for i in 0..plan.tables.len() {
                         let n = Spi::get_one_with_args::<i64>(
@@ -336,6 +343,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
                 let sql = plan.batch_sql(i);
                 let r = in_subtransaction(|| {
                     as_role(role, || {
+                        pin_timezone(&params);
                         Spi::connect_mut(|c| {
                             let tab = c.update(
                                 &sql,
@@ -454,7 +462,7 @@ fn run_auto(driver: Driver, job: &Claimed, subjects: &[(String, String)], role: 
                 dry_run: false,
                 kind: "auto",
                 person: None,
-                params: (!back.is_empty()).then(|| serde_json::json!({ "recreated": back.len() }).to_string()),
+                params: (!recreated.is_empty()).then(|| serde_json::json!({ "recreated": recreated.len() }).to_string()),
             };
             crate::api::forget::erase_request(&req, Some(job.id));
             as_owner(|| {
@@ -466,6 +474,13 @@ fn run_auto(driver: Driver, job: &Claimed, subjects: &[(String, String)], role: 
     })?;
     driver.commit();
     Ok(())
+}
+
+/// The queueing session's TimeZone for the rest of this transaction (a batch).
+fn pin_timezone(params: &SessionParams) {
+    if let Some(tz) = &params.timezone {
+        Spi::run_with_args("SELECT pg_catalog.set_config('TimeZone', $1, true)", &[tz.clone().into()]).or_raise();
+    }
 }
 
 /// inet[] parameter from text (the SQL casts `$4::inet[]`).

@@ -72,10 +72,12 @@ fn _create_anonymization_job(
             "no table has both a @pii time column and a @pii subject or ip column: the job would match nothing".into(),
         ));
     }
+    let timezone = Spi::get_one::<String>("SELECT pg_catalog.current_setting('TimeZone')").or_raise();
     let params = SessionParams {
         start: start.unwrap_or_default(),
         end: end.unwrap_or_default(),
         fields: resolved.iter().map(|f| (f.schema.clone(), f.table.clone(), f.column.clone())).collect(),
+        timezone,
     };
     let role = jobs::caller_role();
     let params_json = serde_json::to_string(&params).unwrap_or_else(|_| "{}".into());
