@@ -11,7 +11,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 need_apt=0
-for p in postgresql-15 postgresql-server-dev-15 libclang-dev sudo; do
+for p in postgresql-15 postgresql-server-dev-15 libclang-dev sudo libpostgresql-jdbc-java; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt=1
 done
 # server and dev package must be at the same version
@@ -23,7 +23,7 @@ fi
 if [ $need_apt -eq 1 ]; then
   echo "setup: installing Debian packages"
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq postgresql-15 postgresql-server-dev-15 libclang-dev sudo >/dev/null
+  $SUDO apt-get install -y -qq postgresql-15 postgresql-server-dev-15 libclang-dev sudo libpostgresql-jdbc-java >/dev/null
 else
   echo "setup: Debian packages present"
 fi
@@ -42,6 +42,22 @@ if [ -f "$cfg" ] && grep -q "pg15 = \"$PG_CONFIG\"" "$cfg"; then
 else
   echo "setup: cargo pgrx init --pg15 $PG_CONFIG"
   cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+fi
+
+# driver clients (tests/drivers): psycopg 3 for Python, node-postgres for Node.js
+# (JDBC comes from Debian's libpostgresql-jdbc-java above; javac is on the machine)
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if python3 -c 'import psycopg' 2>/dev/null; then
+  echo "setup: psycopg present"
+else
+  echo "setup: installing psycopg 3"
+  python3 -m pip install --quiet --disable-pip-version-check 'psycopg[binary]>=3.1,<4'
+fi
+if [ -d "$ROOT/tests/drivers/node/node_modules/pg" ]; then
+  echo "setup: node-postgres present"
+else
+  echo "setup: installing node-postgres"
+  (cd "$ROOT/tests/drivers/node" && npm install --no-audit --no-fund --silent >/dev/null)
 fi
 
 # the pg_test runner and the scratch cluster run as user postgres, which must be

@@ -84,5 +84,12 @@ if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; 
 export PGFORGET_TEST_DSN="host=127.0.0.1 port=$PGFORGET_PORT user=postgres dbname=postgres"
 layer_cargo client cargo test --features client_tests --test client --test crash
 
+# 5. driver clients: Python (psycopg 3), Node.js (pg), Java (JDBC), bind parameters only
+if run_layer drivers bash scripts/drivers.sh; then rc=0; else rc=$?; fi
+read -r p f < <(awk '/^ok / { p++ } /^not ok / { f++ } END { print p + 0, f + 0 }' "$LOGS/drivers.log")
+TOTAL_PASSED=$((TOTAL_PASSED + p))
+SUMMARY+=("drivers: $p passed, $f failed ($(cut -d' ' -f2 "$LOGS/drivers.rc")s)")
+if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; fi
+
 bash scripts/cluster.sh stop
 finish 0
