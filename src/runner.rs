@@ -314,7 +314,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
                                 params.start.clone().into(),
                                 params.end.clone().into(),
                                 users.clone().into(),
-                                ips_arg(&ips).into(),
+                                ips.clone().into(),
                             ],
                         )
                         .or_raise()
@@ -352,7 +352,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
                                     params.start.clone().into(),
                                     params.end.clone().into(),
                                     users.clone().into(),
-                                    ips_arg(&ips).into(),
+                                    ips.clone().into(),
                                     last.clone().into(),
                                     batch.into(),
                                 ],
@@ -395,8 +395,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
     }
     // done: report, forget the identifiers, audit
     let mut rows = Vec::new();
-    for (i, t) in plan.tables.iter().enumerate() {
-        let _ = i;
+    for t in &plan.tables {
         for &s in &t.slots {
             rows.push(ReportRow {
                 schema_name: Some(t.schema.clone()),
@@ -462,7 +461,8 @@ fn run_auto(driver: Driver, job: &Claimed, subjects: &[(String, String)], role: 
                 dry_run: false,
                 kind: "auto",
                 person: None,
-                params: (!recreated.is_empty()).then(|| serde_json::json!({ "recreated": recreated.len() }).to_string()),
+                params: (!recreated.is_empty())
+                    .then(|| serde_json::json!({ "recreated": recreated.len() }).to_string()),
             };
             crate::api::forget::erase_request(&req, Some(job.id));
             as_owner(|| {
@@ -481,11 +481,6 @@ fn pin_timezone(params: &SessionParams) {
     if let Some(tz) = &params.timezone {
         Spi::run_with_args("SELECT pg_catalog.set_config('TimeZone', $1, true)", &[tz.clone().into()]).or_raise();
     }
-}
-
-/// inet[] parameter from text (the SQL casts `$4::inet[]`).
-fn ips_arg(ips: &[String]) -> Vec<String> {
-    ips.to_vec()
 }
 
 /// The procedure's entry: checks the call context and privileges, connects

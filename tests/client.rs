@@ -651,7 +651,10 @@ fn several_runners_at_once_each_take_different_jobs() {
     let mut jobs = Vec::new();
     for u in 0..8 {
         let users = vec![format!("user{u}")];
-        let id: i64 = c.query_one("SELECT forget.create_anonymization_job(NULL, NULL, $1, NULL, NULL)", &[&users]).unwrap().get(0);
+        let id: i64 = c
+            .query_one("SELECT forget.create_anonymization_job(NULL, NULL, $1, NULL, NULL)", &[&users])
+            .unwrap()
+            .get(0);
         jobs.push(id);
     }
     let runners: Vec<_> = (0..3)
@@ -667,12 +670,15 @@ fn several_runners_at_once_each_take_different_jobs() {
     for r in runners {
         r.join().expect("a runner failed");
     }
-    let done: i64 = c.query_one("SELECT count(*) FROM forget.job WHERE id = ANY($1) AND status = 'done'", &[&jobs]).unwrap().get(0);
+    let done: i64 =
+        c.query_one("SELECT count(*) FROM forget.job WHERE id = ANY($1) AND status = 'done'", &[&jobs]).unwrap().get(0);
     assert_eq!(done, 8);
     // each job was claimed exactly once, and its rows masked exactly once
-    let claimed_twice: i64 = c.query_one("SELECT count(*) FROM forget.job WHERE id = ANY($1) AND attempts <> 1", &[&jobs]).unwrap().get(0);
+    let claimed_twice: i64 =
+        c.query_one("SELECT count(*) FROM forget.job WHERE id = ANY($1) AND attempts <> 1", &[&jobs]).unwrap().get(0);
     assert_eq!(claimed_twice, 0);
-    let total_done: i64 = c.query_one("SELECT sum(rows_done)::int8 FROM forget.job WHERE id = ANY($1)", &[&jobs]).unwrap().get(0);
+    let total_done: i64 =
+        c.query_one("SELECT sum(rows_done)::int8 FROM forget.job WHERE id = ANY($1)", &[&jobs]).unwrap().get(0);
     assert_eq!(total_done, 8 * 200);
     let left: i64 = c.query_one("SELECT count(*) FROM sessions WHERE user_id ~ '^user[0-7]$'", &[]).unwrap().get(0);
     assert_eq!(left, 0);
@@ -711,7 +717,18 @@ fn a_pg_dump_round_trip_keeps_jobs_audit_and_key() {
     admin.batch_execute("CREATE DATABASE pgf_client_dump_dst").unwrap();
     let target_name = "pgf_client_dump_dst";
     let out = std::process::Command::new("/usr/lib/postgresql/15/bin/pg_restore")
-        .args(["--exit-on-error", "--single-transaction", "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", target_name])
+        .args([
+            "--exit-on-error",
+            "--single-transaction",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "postgres",
+            "-d",
+            target_name,
+        ])
         .arg(&dump)
         .output()
         .unwrap();
@@ -724,7 +741,8 @@ fn a_pg_dump_round_trip_keeps_jobs_audit_and_key() {
     assert_eq!(kind, "anonymize");
     let audit: i64 = t.query_one("SELECT count(*) FROM forget.audit_log WHERE job_id = $1", &[&job]).unwrap().get(0);
     assert!(audit >= 2);
-    let trig: i64 = t.query_one("SELECT count(*) FROM pg_trigger WHERE tgname = 'forget_auto_anonymize'", &[]).unwrap().get(0);
+    let trig: i64 =
+        t.query_one("SELECT count(*) FROM pg_trigger WHERE tgname = 'forget_auto_anonymize'", &[]).unwrap().get(0);
     assert_eq!(trig, 1, "the accounts-table trigger came back once");
     let retry: i64 = t.query_one("SELECT forget.retry_anonymization(NULL, 'alice', NULL)", &[]).unwrap().get(0);
     let found: bool = t
