@@ -84,12 +84,21 @@ if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; 
 export PGFORGET_TEST_DSN="host=127.0.0.1 port=$PGFORGET_PORT user=postgres dbname=postgres"
 layer_cargo client cargo test --features client_tests --test client --test crash
 
+# A layer whose script prints "ok ..." / "not ok ..." lines.
+layer_tap() {
+  local name=$1; shift
+  if run_layer "$name" "$@"; then rc=0; else rc=$?; fi
+  read -r p f < <(awk '/^ok / { p++ } /^not ok / { f++ } END { print p + 0, f + 0 }' "$LOGS/$name.log")
+  TOTAL_PASSED=$((TOTAL_PASSED + p))
+  SUMMARY+=("$name: $p passed, $f failed ($(cut -d' ' -f2 "$LOGS/$name.rc")s)")
+  if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; fi
+}
+
 # 5. driver clients: Python (psycopg 3), Node.js (pg), Java (JDBC), bind parameters only
-if run_layer drivers bash scripts/drivers.sh; then rc=0; else rc=$?; fi
-read -r p f < <(awk '/^ok / { p++ } /^not ok / { f++ } END { print p + 0, f + 0 }' "$LOGS/drivers.log")
-TOTAL_PASSED=$((TOTAL_PASSED + p))
-SUMMARY+=("drivers: $p passed, $f failed ($(cut -d' ' -f2 "$LOGS/drivers.rc")s)")
-if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; fi
+layer_tap drivers bash scripts/drivers.sh
+
+# 6. upgrade from the first release (0.1.0) through the shipped scripts
+layer_tap upgrade bash scripts/upgrade_test.sh
 
 bash scripts/cluster.sh stop
 finish 0
