@@ -267,6 +267,12 @@ CREATE FUNCTION forget._on_ddl()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    -- A COMMENT changes no cache of PostgreSQL's: a relcache invalidation of
+    -- the commented table makes every session's pg_forget read its @pii
+    -- catalog again (src/cache.rs)
+    PERFORM forget._relation_changed(c.objid)
+       FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
+      WHERE c.command_tag = 'COMMENT' AND c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass;
     -- a pg_dump script or pg_restore (they turn check_function_bodies off)
     -- brings the triggers themselves; creating them here would collide
     IF pg_catalog.current_setting('check_function_bodies') = 'off' THEN
@@ -300,7 +306,7 @@ BEGIN
         'FUNCTION forget._tick(integer, boolean)',
         'FUNCTION forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[])',
         'FUNCTION forget._text_ip_in(text, text[])', 'FUNCTION forget._export_users_sql(text[])',
-        'FUNCTION forget._runner_alive(integer, timestamptz)'] LOOP
+        'FUNCTION forget._runner_alive(integer, timestamptz)', 'FUNCTION forget._relation_changed(oid)'] LOOP
         EXECUTE pg_catalog.format('REVOKE EXECUTE ON %s FROM PUBLIC', f);
         EXECUTE pg_catalog.format('GRANT EXECUTE ON %s TO forget_admin', f);
     END LOOP;

@@ -4,3 +4,36 @@
 -- objects, definitions and privileges of a fresh 0.2.0 install, and keeps its
 -- jobs, audit rows and key.
 \echo Use "ALTER EXTENSION pg_forget UPDATE" to load this file. \quit
+
+-- Per-session caches of the @pii catalog and of prepared statements
+-- (src/cache.rs). A COMMENT changes no cache of PostgreSQL's, so the event
+-- trigger sends a relcache invalidation for the commented table.
+CREATE FUNCTION "_relation_changed"(
+	"rel" oid /* pg_sys :: Oid */
+) RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_relation_changed_wrapper';
+REVOKE EXECUTE ON FUNCTION forget._relation_changed(oid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forget._relation_changed(oid) TO forget_admin;
+
+CREATE OR REPLACE FUNCTION forget._on_ddl()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- A COMMENT changes no cache of PostgreSQL's: a relcache invalidation of
+    -- the commented table makes every session's pg_forget read its @pii
+    -- catalog again (src/cache.rs)
+    PERFORM forget._relation_changed(c.objid)
+       FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
+      WHERE c.command_tag = 'COMMENT' AND c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass;
+    -- a pg_dump script or pg_restore (they turn check_function_bodies off)
+    -- brings the triggers themselves; creating them here would collide
+    IF pg_catalog.current_setting('check_function_bodies') = 'off' THEN
+        RETURN;
+    END IF;
+    PERFORM forget._sync_subject_triggers();
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'pg_forget: could not update its automatic-anonymization triggers: % (%)', SQLERRM, SQLSTATE;
+END
+$$;

@@ -4,7 +4,7 @@
 
 use pgrx::prelude::*;
 
-use crate::api::OrRaise;
+use crate::cache::arg;
 
 /// Runs `f` as the extension owner, with `search_path` pinned to
 /// `pg_catalog, pg_temp` (as a SECURITY DEFINER function with SET would), so
@@ -12,13 +12,20 @@ use crate::api::OrRaise;
 /// The previous user and setting are restored afterwards; on error,
 /// PostgreSQL's (sub)transaction abort restores both.
 pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
-    let owner: pg_sys::Oid =
-        Spi::get_one::<pg_sys::Oid>("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pg_forget'")
-            .or_raise()
-            .unwrap_or_else(|| {
-                crate::api::raise(crate::error::ForgetError::WrongState("extension pg_forget is not installed".into()))
-            });
-    switch_role(owner, true, f)
+    switch_role(crate::cache::extension_owner(), true, f)
+}
+
+/// Runs one of pg_forget's own statements, prepared once per session
+/// (`cache.rs`), with arguments of the given types; returns the first column
+/// of the first row, if any.
+fn exec<T: pgrx::datum::FromDatum>(
+    sql: &str,
+    types: &[pg_sys::BuiltinOid],
+    args: Vec<Option<pg_sys::Datum>>,
+) -> Option<T> {
+    let types: Vec<pg_sys::Oid> = types.iter().map(|t| t.value()).collect();
+    let stmt = crate::cache::prepared(sql, &types, true);
+    stmt.run(args, |r| r.get::<T>(1)).into_iter().next().flatten()
 }
 
 /// Runs `f` as `role`, with the session's search_path (a job runs as the role
@@ -61,42 +68,52 @@ fn switch_role<R>(role: pg_sys::Oid, pin_search_path: bool, f: impl FnOnce() -> 
 
 /// The role that called (before any switch to the owner).
 pub fn caller_role() -> String {
-    Spi::get_one::<String>("SELECT CURRENT_USER::text").or_raise().unwrap_or_default()
+    // SAFETY: the current user id always names a role (noerr gives NULL otherwise)
+    unsafe {
+        let p = pg_sys::GetUserNameFromId(pg_sys::GetUserId(), true);
+        if p.is_null() {
+            return String::new();
+        }
+        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
 }
 
 /// A new job row in status `running`; returns its id.
 pub fn start_job(kind: &str, dry_run: bool, role: &str) -> i64 {
+    use pg_sys::BuiltinOid::*;
     as_owner(|| {
-        Spi::get_one_with_args::<i64>(
+        exec::<i64>(
             "INSERT INTO forget.job (kind, status, dry_run, started_at, role_name, runner_pid, claimed_at)
              VALUES ($1, 'running', $2, pg_catalog.clock_timestamp(), $3, pg_catalog.pg_backend_pid(), pg_catalog.clock_timestamp())
              RETURNING id",
-            &[kind.into(), dry_run.into(), role.into()],
+            &[TEXTOID, BOOLOID, TEXTOID],
+            vec![arg(kind), arg(dry_run), arg(role)],
         )
-        .or_raise()
         .expect("INSERT RETURNING gives a row")
     })
 }
 
 pub fn set_params(id: i64, params: &str) {
+    use pg_sys::BuiltinOid::*;
     as_owner(|| {
-        Spi::run_with_args(
+        exec::<i64>(
             "UPDATE forget.job SET params = $2::jsonb WHERE id = $1",
-            &[id.into(), params.to_string().into()],
+            &[INT8OID, TEXTOID],
+            vec![arg(id), arg(params.to_string())],
         )
-        .or_raise()
-    })
+    });
 }
 
 pub fn finish_job(id: i64, matched: i64, done: i64) {
+    use pg_sys::BuiltinOid::*;
     as_owner(|| {
-        Spi::run_with_args(
+        exec::<i64>(
             "UPDATE forget.job SET status = 'done', finished_at = pg_catalog.clock_timestamp(),
                     rows_matched = $2, rows_done = $3, runner_pid = NULL WHERE id = $1",
-            &[id.into(), matched.into(), done.into()],
+            &[INT8OID, INT8OID, INT8OID],
+            vec![arg(id), arg(matched), arg(done)],
         )
-        .or_raise()
-    })
+    });
 }
 
 /// One audit row per pseudonym.
@@ -104,14 +121,15 @@ pub fn audit(action: &str, job_id: Option<i64>, role: &str, pseudonyms: &[String
     if pseudonyms.is_empty() {
         return;
     }
+    use pg_sys::BuiltinOid::*;
     as_owner(|| {
-        Spi::run_with_args(
+        exec::<i64>(
             "INSERT INTO forget.audit_log (action, job_id, role_name, subject_pseudonym)
              SELECT $1, $2, $3, p FROM pg_catalog.unnest($4::text[]) AS p",
-            &[action.into(), job_id.into(), role.into(), pseudonyms.to_vec().into()],
+            &[TEXTOID, INT8OID, TEXTOID, TEXTARRAYOID],
+            vec![arg(action), arg(job_id), arg(role), arg(pseudonyms.to_vec())],
         )
-        .or_raise()
-    })
+    });
 }
 
 /// One row of a job report.
@@ -137,23 +155,15 @@ pub fn write_report(job_id: i64, rows: &[ReportRow]) {
     let counts: Vec<i64> = rows.iter().map(|r| r.row_count).collect();
     let pseudonyms = col(&|r| r.subject_pseudonym.clone());
     let notes = col(&|r| r.note.clone());
+    use pg_sys::BuiltinOid::*;
     as_owner(|| {
-        Spi::run_with_args(
+        exec::<i64>(
             "INSERT INTO forget.job_report_row (job_id, ord, schema_name, table_name, column_name, action, row_count, subject_pseudonym, note)
              SELECT $1, r.ord, r.s, r.t, r.c, r.a, r.n, r.p, r.note
                FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::text[], $8::text[])
                     WITH ORDINALITY AS r(s, t, c, a, n, p, note, ord)",
-            &[
-                job_id.into(),
-                schemas.into(),
-                tables.into(),
-                columns.into(),
-                actions.into(),
-                counts.into(),
-                pseudonyms.into(),
-                notes.into(),
-            ],
+            &[INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID],
+            vec![arg(job_id), arg(schemas), arg(tables), arg(columns), arg(actions), arg(counts), arg(pseudonyms), arg(notes)],
         )
-        .or_raise()
-    })
+    });
 }

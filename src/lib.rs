@@ -18,6 +18,7 @@ pub mod tags;
 pub mod unique;
 
 pub mod api;
+pub mod cache;
 pub mod context;
 pub mod guc;
 pub mod jobs;

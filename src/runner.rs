@@ -277,13 +277,14 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
 
     // plan (catalog read once per job run); the same work in every batch
     let planned = in_subtransaction(|| {
-        let (cat, a) = crate::api::forget::checked_catalog();
+        let state = crate::api::forget::checked_catalog();
+        let (cat, a) = (&state.cat, &state.analysis);
         let fields: Vec<FieldRef> = params
             .fields
             .iter()
             .map(|(s, t, c)| FieldRef { schema: s.clone(), table: t.clone(), column: c.clone() })
             .collect();
-        SessionPlan::new(&cat, &a, &fields).map_err(|e| e.to_string())
+        SessionPlan::new(cat, a, &fields).map_err(|e| e.to_string())
     })?;
     let plan = planned?;
     let key = crate::key::with_key(|k| k.to_vec());
@@ -435,8 +436,8 @@ fn run_auto(driver: Driver, job: &Claimed, subjects: &[(String, String)], role: 
     let keys: Vec<String> = subjects.iter().filter(|(k, _)| k == "key").map(|(_, v)| v.clone()).collect();
     in_subtransaction(|| {
         as_role(role, || {
-            let (cat, a) = crate::api::forget::checked_catalog();
-            let plan = crate::plan::Plan::new(&cat, &a);
+            let state = crate::api::forget::checked_catalog();
+            let plan = crate::plan::Plan::new(&state.cat, &state.analysis);
             let mut back: Vec<String> = Vec::new();
             for pi in plan.account_tables() {
                 let found = Spi::connect(|c| {

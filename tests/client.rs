@@ -756,3 +756,74 @@ fn a_pg_dump_round_trip_keeps_jobs_audit_and_key() {
     let _ = admin.batch_execute("DROP DATABASE IF EXISTS pgf_client_dump_dst WITH (FORCE)");
     let _ = std::fs::remove_file(dump);
 }
+
+/// Sessions cache the @pii catalog (src/cache.rs): a tag changed and committed
+/// by another session, a column added with a tag, a unique index created and a
+/// table dropped are all seen by a session that has already called once.
+#[test]
+fn a_session_sees_tags_changed_by_another_session() {
+    let mut db = TestDb::new("pgf_client_cache");
+    db.client
+        .batch_execute(
+            "CREATE TABLE people (id int PRIMARY KEY, login text, email text);
+             COMMENT ON COLUMN people.login IS '@pii subject';
+             COMMENT ON COLUMN people.email IS '@pii redact';
+             INSERT INTO people SELECT i, 'p' || i, 'p' || i || '@example.com' FROM generate_series(1, 6) i;",
+        )
+        .unwrap();
+    let mut other = Client::connect(&dsn(&db.name), NoTls).unwrap();
+    let email = |c: &mut Client, id: i32| -> Option<String> {
+        c.query_one("SELECT email FROM people WHERE id = $1", &[&id]).unwrap().get(0)
+    };
+    let erase = |c: &mut Client, who: &str| {
+        c.query_one("SELECT forget.anonymize_users($1)", &[&vec![who.to_string()]]).unwrap();
+    };
+    erase(&mut db.client, "p1");
+    assert_eq!(email(&mut db.client, 1).as_deref(), Some("anonymous"));
+
+    // another session changes the strategy and commits
+    other.batch_execute("COMMENT ON COLUMN people.email IS '@pii email'").unwrap();
+    erase(&mut db.client, "p2");
+    let e2 = email(&mut db.client, 2).unwrap();
+    assert!(e2.starts_with("anon-") && e2.ends_with("@anonymized.invalid"), "{e2}");
+
+    // an uncommitted change is not seen; after its rollback the old tag holds
+    other.batch_execute("BEGIN; COMMENT ON COLUMN people.email IS '@pii null'").unwrap();
+    erase(&mut db.client, "p3");
+    assert!(email(&mut db.client, 3).unwrap().starts_with("anon-"));
+    other.batch_execute("ROLLBACK").unwrap();
+
+    // a new tagged column, then a unique index on the subject column
+    other
+        .batch_execute(
+            "UPDATE people SET login = login || id WHERE login = 'anonymous';
+             ALTER TABLE people ADD COLUMN phone text DEFAULT '555-0100';
+             COMMENT ON COLUMN people.phone IS '@pii null';
+             CREATE UNIQUE INDEX ON people (login);",
+        )
+        .unwrap();
+    erase(&mut db.client, "p4");
+    let row = db.client.query_one("SELECT login, phone FROM people WHERE id = 4", &[]).unwrap();
+    let (login, phone): (String, Option<String>) = (row.get(0), row.get(1));
+    assert!(login.starts_with("anonymous-"), "unique subject gets anonymous-<hash8>: {login}");
+    assert_eq!(phone, None);
+
+    // the tag removed: the column is left alone
+    other.batch_execute("COMMENT ON COLUMN people.email IS 'just a note'").unwrap();
+    erase(&mut db.client, "p5");
+    assert_eq!(email(&mut db.client, 5).as_deref(), Some("p5@example.com"));
+
+    // a table dropped and re-created under the same name
+    other
+        .batch_execute(
+            "DROP TABLE people;
+             CREATE TABLE people (id int PRIMARY KEY, who text, note text);
+             COMMENT ON COLUMN people.who IS '@pii subject';
+             COMMENT ON COLUMN people.note IS '@pii redact';
+             INSERT INTO people VALUES (6, 'p6', 'hello');",
+        )
+        .unwrap();
+    erase(&mut db.client, "p6");
+    let note: String = db.client.query_one("SELECT note FROM people WHERE id = 6", &[]).unwrap().get(0);
+    assert_eq!(note, "anonymous");
+}

@@ -103,3 +103,21 @@ SELECT word, problem FROM forget.check_tags() WHERE schema_name LIKE 'We;%';
 COMMENT ON COLUMN "We;ird ""Schema""".";DROP TABLE x;--"."select" IS E'@pii \u00e9t\u00e9 \u2603 \t redact';
 SELECT word, problem FROM forget.check_tags() WHERE schema_name LIKE 'We;%';
 ROLLBACK;
+
+-- Each session caches the @pii catalog (src/cache.rs); a tag changed in this
+-- session is used by the next call, and a rolled-back change is forgotten.
+CREATE TABLE cache_t (id int PRIMARY KEY, login text, email text);
+COMMENT ON COLUMN cache_t.login IS '@pii subject';
+COMMENT ON COLUMN cache_t.email IS '@pii redact';
+INSERT INTO cache_t SELECT i, 'c' || i, 'c' || i || '@example.com' FROM generate_series(1, 4) i;
+SELECT forget.anonymize_users('{c1}') IS NOT NULL AS done;
+COMMENT ON COLUMN cache_t.email IS '@pii null';
+SELECT forget.anonymize_users('{c2}') IS NOT NULL AS done;
+BEGIN;
+COMMENT ON COLUMN cache_t.email IS '@pii email';
+SELECT forget.anonymize_users('{c3}') IS NOT NULL AS done;
+SELECT email LIKE 'anon-%' AS email_strategy_in_the_transaction FROM cache_t WHERE id = 3;
+ROLLBACK;
+SELECT forget.anonymize_users('{c4}') IS NOT NULL AS done;
+SELECT id, login, email FROM cache_t ORDER BY id;
+DROP TABLE cache_t;

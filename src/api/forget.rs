@@ -3,11 +3,12 @@
 //! changes every table; record the job, its report and the audit log.
 
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use pgrx::prelude::*;
 
 use super::{raise, OrRaise};
-use crate::catalog::{self, Analysis, Catalog};
+use crate::cache::{arg, CatalogState};
 use crate::context::{self, CallContext, SlotState};
 use crate::error::ForgetError;
 use crate::jobs::{self, ReportRow};
@@ -38,13 +39,17 @@ pub fn validate_names(usernames: Option<Vec<Option<String>>>, arg: &str) -> Vec<
 }
 
 /// The catalog and its tags; fails with 42601 when any tag is malformed.
-pub fn checked_catalog() -> (Catalog, Analysis) {
-    let cat = super::catalog::load_catalog();
-    let a = catalog::analyze(&cat);
-    if let Some(p) = a.problems.first() {
-        raise(ForgetError::BadTag { target: p.target(), problem: p.problem.clone(), count: a.problems.len() });
+/// Read once per change of the schema (see `cache.rs`).
+pub fn checked_catalog() -> Rc<CatalogState> {
+    let state = crate::cache::catalog_state();
+    if let Some(p) = state.analysis.problems.first() {
+        raise(ForgetError::BadTag {
+            target: p.target(),
+            problem: p.problem.clone(),
+            count: state.analysis.problems.len(),
+        });
     }
-    (cat, a)
+    state
 }
 
 fn key() -> Vec<u8> {
@@ -60,30 +65,35 @@ struct Gathered {
     counts: HashMap<usize, i64>,
 }
 
+/// The parameter types of the statements a plan renders: names, LIKE patterns, keys.
+const TEXT_ARRAYS: [pg_sys::Oid; 3] = [pg_sys::TEXTARRAYOID; 3];
+
+/// The statements a plan renders are planned once per session (generic plans:
+/// they match people by equality on indexed columns, whatever the names), except
+/// those that narrow other people's rows with `ILIKE ANY($2)`, whose plan depends
+/// on the patterns (a pg_trgm index).
+fn statement(sql: &str, nargs: usize) -> std::rc::Rc<crate::cache::Statement> {
+    crate::cache::prepared(sql, &TEXT_ARRAYS[..nargs], !sql.contains("ILIKE ANY($2"))
+}
+
 fn gather(plan: &Plan, names: &[String], keys: &[String]) -> Gathered {
-    let sql = plan.gather_sql();
-    Spi::connect(|client| {
-        let mut g = Gathered::default();
-        let tab =
-            client.select(&sql, None, &[names.to_vec().into(), Vec::<String>::new().into(), keys.to_vec().into()])?;
-        for row in tab {
-            let kind: String = row.get(1)?.unwrap_or_default();
-            let n: Option<i32> = row.get(2)?;
-            let v: Option<String> = row.get(3)?;
-            let Some(v) = v else { continue };
-            match kind.as_str() {
-                "id" => g.identifiers.push(v),
-                "old" => g.olds.entry(n.unwrap_or(-1) as usize).or_default().push(v),
-                "nf" => g.not_found.push(v),
-                "cnt" => {
-                    g.counts.insert(n.unwrap_or(-1) as usize, v.parse().unwrap_or(0));
-                }
-                _ => {}
+    let stmt = statement(&plan.gather_sql(), 3);
+    let args = vec![arg(names.to_vec()), arg(Vec::<String>::new()), arg(keys.to_vec())];
+    let rows = stmt.run(args, |row| (row.get::<String>(1), row.get::<i32>(2), row.get::<String>(3)));
+    let mut g = Gathered::default();
+    for (kind, n, v) in rows {
+        let Some(v) = v else { continue };
+        match kind.unwrap_or_default().as_str() {
+            "id" => g.identifiers.push(v),
+            "old" => g.olds.entry(n.unwrap_or(-1) as usize).or_default().push(v),
+            "nf" => g.not_found.push(v),
+            "cnt" => {
+                g.counts.insert(n.unwrap_or(-1) as usize, v.parse().unwrap_or(0));
             }
+            _ => {}
         }
-        Ok::<_, pgrx::spi::SpiError>(g)
-    })
-    .or_raise()
+    }
+    g
 }
 
 /// Distinct replacements for the unique masked columns (see `unique.rs`).
@@ -109,17 +119,9 @@ fn unique_maps(
             Strategy::Subject => format!("{REPLACEMENT}-{}", hmac.hash_prefix(person.unwrap_or(old), digits)),
             _ => format!("{REPLACEMENT}-{}", hmac.hash_prefix(old, digits)),
         };
-        let taken = |cands: &[String]| -> Result<HashSet<String>, pgrx::spi::SpiError> {
-            Spi::connect(|client| {
-                let tab = client.select(&q, None, &[cands.to_vec().into()])?;
-                let mut out = HashSet::new();
-                for row in tab {
-                    if let Some(v) = row.get::<String>(1)? {
-                        out.insert(v);
-                    }
-                }
-                Ok(out)
-            })
+        let stmt = statement(&q, 1);
+        let taken = |cands: &[String]| -> Result<HashSet<String>, ForgetError> {
+            Ok(stmt.run(vec![arg(cands.to_vec())], |row| row.get::<String>(1)).into_iter().flatten().collect())
         };
         let m = crate::unique::assign(olds, make, taken).or_raise();
         maps.insert(slot_id, m);
@@ -145,27 +147,25 @@ fn run_main(
     patterns: &Option<Vec<String>>,
     keys: &[String],
 ) -> TableResult {
-    let sql = plan.main_sql(mode, dry_run);
-    let args = || [names.to_vec().into(), patterns.clone().into(), keys.to_vec().into()];
-    let collect = |tab: pgrx::spi::SpiTupleTable<'_>| -> Result<TableResult, pgrx::spi::SpiError> {
-        let mut out = HashMap::new();
-        for row in tab {
-            let pi: i32 = row.get(1)?.unwrap_or(-1);
-            let p: i64 = row.get(2)?.unwrap_or(0);
-            let o: i64 = row.get(3)?.unwrap_or(0);
-            let d: bool = row.get(4)?.unwrap_or(false);
-            let e = out.entry(pi as usize).or_insert((0, 0, d));
-            e.0 += p;
-            e.1 += o;
-            e.2 |= d;
-        }
-        Ok(out)
-    };
-    if dry_run {
-        Spi::connect(|c| collect(c.select(&sql, None, &args())?)).or_raise()
-    } else {
-        Spi::connect_mut(|c| collect(c.update(&sql, None, &args())?)).or_raise()
+    let stmt = statement(&plan.main_sql(mode, dry_run), 3);
+    let patterns = patterns.clone().unwrap_or_default();
+    let args = vec![arg(names.to_vec()), arg(patterns), arg(keys.to_vec())];
+    let rows = stmt.run(args, |row| {
+        (
+            row.get::<i32>(1).unwrap_or(-1),
+            row.get::<i64>(2).unwrap_or(0),
+            row.get::<i64>(3).unwrap_or(0),
+            row.get::<bool>(4).unwrap_or(false),
+        )
+    });
+    let mut out = HashMap::new();
+    for (pi, p, o, d) in rows {
+        let e = out.entry(pi as usize).or_insert((0, 0, d));
+        e.0 += p;
+        e.1 += o;
+        e.2 |= d;
     }
+    out
 }
 
 pub const VACUUM_NOTE: &str =
@@ -198,10 +198,10 @@ pub fn erase(usernames: Option<Vec<Option<String>>>, dry_run: Option<bool>, mode
 pub fn erase_request(req: &EraseRequest, job: Option<i64>) -> i64 {
     let names = &req.names;
     let (mode, dry_run) = (req.mode, req.dry_run);
-    let (cat, a) = checked_catalog();
+    let state = checked_catalog();
     let key = key();
     let hmac = Pseudonymizer::new(&key);
-    let mut plan = Plan::new(&cat, &a);
+    let mut plan = Plan::new(&state.cat, &state.analysis);
     plan.match_keys = !req.keys.is_empty();
     let role = jobs::caller_role();
     let job = job.unwrap_or_else(|| jobs::start_job(req.kind, dry_run, &role));
@@ -227,6 +227,7 @@ pub fn erase_request(req: &EraseRequest, job: Option<i64>) -> i64 {
     // many identifiers one pass of the scrubber per row is cheaper than the patterns
     let patterns: Option<Vec<String>> =
         (identifiers.len() <= MAX_LIKE_PATTERNS).then(|| identifiers.iter().map(|i| like_pattern(i)).collect());
+    plan.like_prefilter = patterns.is_some();
     let ctx_identifiers = identifiers.clone();
     let ctx = CallContext {
         retry: req.kind == "retry",
@@ -422,23 +423,16 @@ fn locate_users(
     ),
 > {
     let names = validate_names(usernames, "usernames");
-    let (cat, a) = checked_catalog();
-    let plan = Plan::new(&cat, &a);
-    let sql = plan.locate_sql();
-    let counts: Vec<(String, usize, i64)> = Spi::connect(|client| {
-        let tab = client.select(&sql, None, &[names.clone().into()])?;
-        let mut out = Vec::new();
-        for row in tab {
-            let who: Option<String> = row.get(1)?;
-            let pi: i32 = row.get(2)?.unwrap_or(-1);
-            let n: i64 = row.get(3)?.unwrap_or(0);
-            if let Some(who) = who {
-                out.push((who, pi as usize, n));
-            }
-        }
-        Ok::<_, pgrx::spi::SpiError>(out)
-    })
-    .or_raise();
+    let state = checked_catalog();
+    let plan = Plan::new(&state.cat, &state.analysis);
+    let stmt = statement(&plan.locate_sql(), 1);
+    let counts: Vec<(String, usize, i64)> = stmt
+        .run(vec![arg(names.clone())], |row| {
+            (row.get::<String>(1), row.get::<i32>(2).unwrap_or(-1) as usize, row.get::<i64>(3).unwrap_or(0))
+        })
+        .into_iter()
+        .filter_map(|(who, pi, n)| who.map(|w| (w, pi, n)))
+        .collect();
     let order: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let mut rows = Vec::new();
     for (who, pi, n) in counts {
@@ -535,8 +529,8 @@ fn sanitized<R>(identifiers: &[String], f: impl FnOnce() -> R) -> R {
 #[pg_extern(volatile, parallel_unsafe)]
 fn _export_users_sql(usernames: Option<Vec<Option<String>>>) -> String {
     let names = validate_names(usernames, "usernames");
-    let (cat, a) = checked_catalog();
-    let plan = Plan::new(&cat, &a);
+    let state = checked_catalog();
+    let plan = Plan::new(&state.cat, &state.analysis);
     let key = key();
     let hmac = Pseudonymizer::new(&key);
     let pseudonyms: Vec<String> = names.iter().map(|n| hmac.pseudonym(n)).collect();
@@ -557,7 +551,7 @@ fn _subject_tables() -> TableIterator<
     ),
 > {
     let cat = super::catalog::load_catalog();
-    let a = catalog::analyze(&cat);
+    let a = crate::catalog::analyze(&cat);
     let mut out = Vec::new();
     for tt in &a.tables {
         if !tt.table.subjects {

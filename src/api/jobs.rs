@@ -64,9 +64,10 @@ fn _create_anonymization_job(
     if ordered != Some(true) {
         raise(ForgetError::InvalidArgument("start_ts must not be after end_ts".into()));
     }
-    let (cat, a) = super::forget::checked_catalog();
-    let resolved = resolve_fields(&cat, &a, &fields).or_raise();
-    let plan = SessionPlan::new(&cat, &a, &resolved).or_raise();
+    let state = super::forget::checked_catalog();
+    let (cat, a) = (&state.cat, &state.analysis);
+    let resolved = resolve_fields(cat, a, &fields).or_raise();
+    let plan = SessionPlan::new(cat, a, &resolved).or_raise();
     if plan.tables.is_empty() {
         raise(ForgetError::InvalidArgument(
             "no table has both a @pii time column and a @pii subject or ip column: the job would match nothing".into(),
