@@ -1,47 +1,48 @@
 #!/usr/bin/env bash
-# Benchmark of anonymization jobs: `CALL forget.run_jobs()` on a tagged
-# sessions table against one hand-written UPDATE on an identical untagged
-# table, same rows, same indexes, measured in the same run.
+# The benchmark suite: pg_forget against hand-written SQL doing the same work,
+# measured in the same run, on the same data, in a scratch cluster of its own.
 #
-#   scripts/bench.sh [--scale N] [--runs R] [--no-build] [--no-ip-index] [--explain]
+#   scripts/bench.sh [--scales N,N] [--runs R] [--no-build]
 #
-#   --scale N      session rows (default 1000000)
-#   --runs R       runs per case, the median is reported (default 5, at least 3)
-#   --no-build     skip scripts/setup.sh and `cargo pgrx install`
-#   --no-ip-index  no GiST inet_ops index on ip (default: both tables have one)
-#   --explain      after the timed runs, one more run per case with auto_explain
-#                  (EXPLAIN ANALYZE of every statement inside CALL forget.run_jobs()
-#                  and of the UPDATE), written to $PGFORGET_ROOT/explain-<case>.log
+#   --scales   total rows of the shop database (bench/schema.sql: nine tagged
+#              tables), default 1000000,10000000
+#   --runs     timed runs per case, the median is reported (default 5, at least 3)
+#   --no-build skip scripts/setup.sh and `cargo pgrx install --release`
 #
-# It starts its own scratch cluster (port 55440, under /tmp/pgf_bench, created
-# afresh, running a snapshot of the installed extension) and stops it at the end.
-# Output on stdout (progress goes to stderr):
-#   bench_header nproc=.. mem_mib=.. cpu=.. postgresql=.. scale=N runs=.. batch_size=.. ip_gist_index=.. extension_build=..
-#   bench_case <case> window=[..] users=.. nets=..(/prefix) rows=.. of N (..%)      one per case
-#   bench <case> ours_ms=<median> baseline_ms=<median> ratio=<ours/baseline> rows=<masked> \
-#         ours_rows_per_s=<n> baseline_rows_per_s=<n>                              one line per case
+# Cases, at each scale:
+#   erase_1, erase_100, erase_10000   forget.anonymize_users of 1, 100, 10,000 people
+#                                     vs bench_handwritten (bench/handwritten.sql), each
+#                                     run rolled back; same_result=yes when both left
+#                                     the same rows (digest of the people's rows)
+#   locate_1                          forget.locate_users of one person vs hand-written counts
+#   job_1pct, job_10pct               CALL forget.run_jobs() of a job over ~1% / ~10% of
+#                                     the sessions vs one plain UPDATE (bench/sessions_*.sql)
+#   job_memory                        peak resident memory (VmHWM, kB) of the backend
+#                                     running the 10% job vs the one running the UPDATE
+# Once, over 1,000,000 values: mask_ip, pseudonym, mask_email, redact_json vs the
+# closest built-in expression (bench/maskers.sql).
+#
+# Output on stdout, one line per case (progress goes to stderr):
+#   bench_header nproc=.. mem_mib=.. cpu=.. postgresql=.. runs=.. extension_build=..
+#   bench case=<name> scale=<rows> ours=<v> baseline=<v> ratio=<ours/baseline> unit=<ms|kB> [...]
 #   bench_total wall_s=<whole run>
-#   bench_error <what>     when the job and the UPDATE did not mask the same rows (then exit 1)
+# ratio is always pg_forget's cost over the baseline's: below 1 is faster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SCALE=1000000
+SCALES=1000000,10000000
 RUNS=5
 BUILD=1
-IP_INDEX=on
-EXPLAIN=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --scale) SCALE="${2:?--scale needs a number}"; shift 2 ;;
+    --scales) SCALES="${2:?--scales needs numbers}"; shift 2 ;;
     --runs) RUNS="${2:?--runs needs a number}"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    --no-ip-index) IP_INDEX=off; shift ;;
-    --explain) EXPLAIN=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[[ "$SCALE" =~ ^[0-9]+$ ]] && [ "$SCALE" -ge 10000 ] || { echo "bench: --scale must be a number >= 10000" >&2; exit 2; }
+[[ "$SCALES" =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "bench: --scales must be numbers separated by commas" >&2; exit 2; }
 [[ "$RUNS" =~ ^[0-9]+$ ]] && [ "$RUNS" -ge 3 ] || { echo "bench: --runs must be a number >= 3" >&2; exit 2; }
 
 # our own cluster, never the one on 55432
@@ -52,7 +53,7 @@ BIN=/usr/lib/postgresql/15/bin
 T_START=$(date +%s)
 
 if [ "$BUILD" -eq 1 ]; then
-  bash scripts/setup.sh
+  bash scripts/setup.sh >&2
   export PATH="$HOME/.cargo/bin:$PATH"
   echo "bench: building and installing pg_forget (release)" >&2
   cargo pgrx install --release --pg-config "$BIN/pg_config" >/dev/null
@@ -91,10 +92,10 @@ else
   SO_BUILD=release
 fi
 
-# enough shared_buffers to hold both tables and their indexes, no autovacuum (it
-# would start in the middle of a timed run; sessions_reset.sql vacuums), no
-# checkpoint forced by WAL volume during a run
-CONF=("shared_buffers = 1GB" "autovacuum = off" "max_wal_size = 8GB" "checkpoint_timeout = 30min")
+# enough shared_buffers to hold the database, no autovacuum (it would start in
+# the middle of a timed run; the scripts vacuum), no checkpoint forced by WAL
+# volume during a run
+CONF=("shared_buffers = 4GB" "autovacuum = off" "max_wal_size = 8GB" "checkpoint_timeout = 30min")
 trap 'bash scripts/cluster.sh stop >/dev/null' EXIT
 if [ "$(id -u)" -eq 0 ] && unshare --mount --propagation private true 2>/dev/null; then
   ISOLATED=yes
@@ -117,89 +118,86 @@ fi
 
 q() { "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U postgres "$@"; }
 
-q -d postgres -c 'CREATE DATABASE bench'
-q -c 'CREATE EXTENSION pg_forget'
-
 mem_mib=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)
-pg_version=$(q -At -c 'SHOW server_version' | awk '{ print $1 }')
-batch=$(q -At -c 'SHOW forget.batch_size')
+pg_version=$(q -d postgres -At -c 'SHOW server_version' | awk '{ print $1 }')
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo | tr -s ' ' | tr ' ' '_')
-echo "bench_header nproc=$(nproc) mem_mib=$mem_mib cpu=${cpu:-unknown} postgresql=$pg_version scale=$SCALE runs=$RUNS batch_size=$batch ip_gist_index=$IP_INDEX extension_build=$SO_BUILD extension_sha256=$SO_SUM isolated=$ISOLATED"
-
-echo "bench: generating $SCALE sessions (ip GiST index: $IP_INDEX)" >&2
-q -v scale="$SCALE" -v ip_index="$IP_INDEX" -f bench/sessions.sql >/dev/null
-
-# the cases: name, percent of all rows, window, prefix of the networks in the ips list
-CASES=(
-  "job_1pct   1  2024-01-01T00:00:00Z 2025-01-01T00:00:00Z 16"
-  "job_10pct 10  2024-04-01T00:00:00Z 2024-09-30T23:59:59Z 12"
-)
-for c in "${CASES[@]}"; do
-  read -r name pct start end prefix <<<"$c"
-  q -At -v case="$name" -v pct="$pct" -v start_ts="$start" -v end_ts="$end" -v net_prefix="$prefix" \
-    -f bench/sessions_choose.sql
-done
+echo "bench_header nproc=$(nproc) mem_mib=$mem_mib cpu=${cpu:-unknown} postgresql=$pg_version runs=$RUNS extension_build=$SO_BUILD extension_sha256=$SO_SUM isolated=$ISOLATED"
 
 # median of the numbers on stdin
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # value of key=... in a result line
 field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+# one result line: case scale ours baseline unit [extra...]
+emit() {
+  local name=$1 scale=$2 ours=$3 base=$4 unit=$5; shift 5
+  awk -v n="$name" -v s="$scale" -v o="$ours" -v b="$base" -v u="$unit" -v x="$*" 'BEGIN {
+    printf "bench case=%s scale=%s ours=%s baseline=%s ratio=%.2f unit=%s%s\n", n, s, o, b, (b > 0 ? o / b : 0), u, (x != "" ? " " x : "") }'
+}
 
-for c in "${CASES[@]}"; do
-  read -r name _ <<<"$c"
-  ours=()
-  base=()
-  rows=""
-  for run in $(seq 1 "$RUNS"); do
-    q -f bench/sessions_reset.sql >/dev/null
-    # alternate which side runs first, so that neither always gets the warmer cache
-    if [ $((run % 2)) -eq 1 ]; then first=true; else first=false; fi
-    line=$(q -At -v case="$name" -v ours_first="$first" -f bench/sessions_run.sql | grep '^result ')
-    echo "bench: $name run $run (ours first: $first): ${line#result }" >&2
-    o_ms=$(field "$line" ours_ms); b_ms=$(field "$line" base_ms)
-    status=$(field "$line" job_status); job_rows=$(field "$line" job_rows); base_rows=$(field "$line" base_rows)
-    o_anon=$(field "$line" ours_anon); b_anon=$(field "$line" base_anon)
-    expected=$(field "$line" expected); diff=$(field "$line" diff)
-    if [ "$status" != done ] || [ "$diff" != 0 ] || [ "$job_rows" != "$base_rows" ] \
-       || [ "$job_rows" != "$expected" ] || [ "$o_anon" != "$expected" ] || [ "$b_anon" != "$expected" ]; then
-      msg="MISMATCH in $name run $run: job status=$status, job rows=$job_rows, UPDATE rows=$base_rows,"
-      msg+=" anonymous rows ours=$o_anon baseline=$b_anon, expected=$expected, rows that differ=$diff"
-      echo "bench_error $msg"
-      echo "bench: $msg" >&2
-      exit 1
-    fi
-    ours+=("$o_ms")
-    base+=("$b_ms")
-    rows="$job_rows"
+IFS=, read -r -a scale_list <<<"$SCALES"
+for SCALE in "${scale_list[@]}"; do
+  echo "bench: scale $SCALE: generating the shop database" >&2
+  t0=$(date +%s)
+  q -d postgres -c 'DROP DATABASE IF EXISTS bench' -c 'CREATE DATABASE bench'
+  q -c 'CREATE EXTENSION pg_forget'
+  q -v scale="$SCALE" -f bench/schema.sql
+  q -f bench/handwritten.sql -f bench/timing.sql
+  rows=$(q -At -c "SELECT sum(n_live_tup) FROM pg_stat_user_tables WHERE relname NOT IN ('bench_source', 'sessions_plain')")
+  echo "bench: scale $SCALE: $rows rows in the tagged tables, generated in $(( $(date +%s) - t0 )) s" >&2
+
+  for k in 1 100 10000; do
+    line=$(q -At -v k="$k" -v runs="$RUNS" -f bench/erase.sql | grep '^erase ')
+    echo "bench: $line" >&2
+    emit "erase_$k" "$rows" "$(field "$line" ours_ms)" "$(field "$line" baseline_ms)" ms \
+      "same_result=$(field "$line" same_result) people=$(field "$line" people)"
   done
-  o_med=$(printf '%s\n' "${ours[@]}" | median)
-  b_med=$(printf '%s\n' "${base[@]}" | median)
-  awk -v n="$name" -v o="$o_med" -v b="$b_med" -v r="$rows" 'BEGIN {
-    printf "bench %s ours_ms=%.1f baseline_ms=%.1f ratio=%.2f rows=%d ours_rows_per_s=%d baseline_rows_per_s=%d\n",
-           n, o, b, o / b, r, r / (o / 1000), r / (b / 1000) }'
-done
 
-if [ "$EXPLAIN" -eq 1 ]; then
-  # auto_explain logs the plan, with actual times, of every statement the
-  # procedure runs (count, each batch, bookkeeping) and of the UPDATE
+  line=$(q -At -v runs="$RUNS" -f bench/locate.sql | grep '^locate ')
+  emit locate_1 "$rows" "$(field "$line" ours_ms)" "$(field "$line" baseline_ms)" ms
+
+  # jobs: the people and networks of each case, then fresh data before every run
+  CASES=(
+    "job_1pct   1  2024-01-01T00:00:00Z 2025-01-01T00:00:00Z 16"
+    "job_10pct 10  2024-04-01T00:00:00Z 2024-09-30T23:59:59Z 12"
+  )
+  for c in "${CASES[@]}"; do
+    read -r name pct start end prefix <<<"$c"
+    q -At -v case="$name" -v pct="$pct" -v start_ts="$start" -v end_ts="$end" -v net_prefix="$prefix" \
+      -f bench/sessions_choose.sql >&2
+  done
   for c in "${CASES[@]}"; do
     read -r name _ <<<"$c"
-    q -f bench/sessions_reset.sql >/dev/null
-    log="$PGFORGET_ROOT/explain-$name.log"
-    before=$(wc -c <"$PGFORGET_ROOT/server.log")
-    q -At -v case="$name" -v ours_first=true \
-      -c "LOAD 'auto_explain'" -c 'SET auto_explain.log_min_duration = 0' \
-      -c 'SET auto_explain.log_analyze = on' -c 'SET auto_explain.log_buffers = on' \
-      -c 'SET auto_explain.log_nested_statements = on' -c 'SET client_min_messages = warning' \
-      -f bench/sessions_run.sql >/dev/null
-    tail -c +"$((before + 1))" "$PGFORGET_ROOT/server.log" >"$log"
-    # the statements that took 1 ms or more, in order, with the start of their text
-    echo "bench: $name, statements of 1 ms or more (plans in $log):" >&2
-    awk '/LOG:  duration: / { for (i = 1; i <= NF; i++) if ($i == "duration:") d = $(i + 1); want = 1; next }
-         want && /Query Text:/ { sub(/^[ \t]*Query Text: */, ""); if (d >= 1) printf "  %10.1f ms  %s\n", d, substr($0, 1, 90); want = 0 }' \
-      "$log" >&2
+    ours=(); base=(); jrows=""
+    for run in $(seq 1 "$RUNS"); do
+      q -f bench/sessions_reset.sql >/dev/null
+      if [ $((run % 2)) -eq 1 ]; then first=true; else first=false; fi
+      line=$(q -At -v case="$name" -v ours_first="$first" -f bench/sessions_run.sql | grep '^result ')
+      echo "bench: $name run $run (ours first: $first): ${line#result }" >&2
+      status=$(field "$line" job_status); job_rows=$(field "$line" job_rows); base_rows=$(field "$line" base_rows)
+      expected=$(field "$line" expected); diff=$(field "$line" diff)
+      if [ "$status" != done ] || [ "$diff" != 0 ] || [ "$job_rows" != "$base_rows" ] || [ "$job_rows" != "$expected" ]; then
+        echo "bench_error $name run $run: job status=$status rows=$job_rows, UPDATE rows=$base_rows, expected=$expected, differing rows=$diff"
+        exit 1
+      fi
+      ours+=("$(field "$line" ours_ms)"); base+=("$(field "$line" base_ms)"); jrows=$job_rows
+    done
+    emit "$name" "$rows" "$(printf '%s\n' "${ours[@]}" | median)" "$(printf '%s\n' "${base[@]}" | median)" ms "rows=$jrows"
   done
-fi
 
+  # peak memory of the largest job, each side in a fresh session on fresh data
+  q -f bench/sessions_reset.sql >/dev/null
+  m_ours=$(q -At -v case=job_10pct -v side=ours -f bench/memory.sql | grep '^memory ')
+  q -f bench/sessions_reset.sql >/dev/null
+  m_base=$(q -At -v case=job_10pct -v side=base -f bench/memory.sql | grep '^memory ')
+  emit job_memory "$rows" "$(field "$m_ours" vmhwm_kb)" "$(field "$m_base" vmhwm_kb)" kB "case=job_10pct"
+done
+
+# the masking functions, once: their cost does not depend on the database
+echo "bench: masking functions over 1,000,000 values" >&2
+while read -r line; do
+  name=$(awk '{ print $2 }' <<<"$line")
+  o=$(field "$line" ours_ms); b=$(field "$line" baseline_ms)
+  emit "$name" 1000000 "$o" "$b" ms "ours_calls_per_s=$(awk -v o="$o" 'BEGIN { printf "%d", 1e6 / (o / 1000) }') baseline_calls_per_s=$(awk -v b="$b" 'BEGIN { printf "%d", 1e6 / (b / 1000) }')"
+done < <(q -At -v n=1000000 -v runs="$RUNS" -f bench/maskers.sql | grep '^mask ')
 
 echo "bench_total wall_s=$(( $(date +%s) - T_START ))"

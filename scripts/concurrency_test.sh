@@ -23,24 +23,36 @@
 #   - no lost update: the counters add up to the transactions pgbench made;
 #   - every targeted row is masked; nobody else's row is touched.
 #
-# Usage: scripts/concurrency_test.sh [--reverse] [--keep]
+# Usage: scripts/concurrency_test.sh [--reverse] [--prototype-fix] [--keep]
 #   --reverse  the application locks child rows first and the users row last
 #              (the deadlock experiment: it reports who got 40P01)
+#   --prototype-fix  the erasure sessions do in SQL what the proposed lock-order
+#              fix does in the library: lock the people's account rows first
+#              (ORDER BY id FOR UPDATE), deadlock_timeout 50ms for the call,
+#              and retry the call in a subtransaction on 40P01 (up to 20 tries,
+#              exponential backoff with jitter); PGF_CONC_PROTO_LOCK=0 leaves
+#              out the locking of the account rows (retry only);
+#              PGF_CONC_PROTO_LOCK=nowait locks all the people's rows, table
+#              by table, with NOWAIT first and retries on 55P03 too
 #   --keep     leave the cluster running (and its files) at the end
+# Without --keep the cluster is removed at the end; the clients' logs, the
+# SQL they ran and the server log stay in $ROOT.logs (/tmp/pgf_conc.logs).
 # Environment: PGF_CONC_PORT (55480), PGF_CONC_ROOT (/tmp/pgf_conc),
 #   PGF_CONC_DURATION (18 s), PGF_CONC_USERS (5000), PGF_CONC_BATCH (20 people
 #   per anonymize_users call), PGF_CONC_JOB_BATCH (forget.batch_size, 100),
 #   PGF_CONC_DEADLOCK_TIMEOUT (the server's deadlock_timeout, 1s).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 ORDER=forward
 KEEP=0
+PROTO=0
 for a in "$@"; do
   case "$a" in
     --reverse) ORDER=reverse ;;
+    --prototype-fix) PROTO=1 ;;
     --keep) KEEP=1 ;;
-    *) echo "usage: $0 [--reverse] [--keep]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--reverse] [--prototype-fix] [--keep]" >&2; exit 2 ;;
   esac
 done
 
@@ -229,7 +241,35 @@ for s in 0 1; do
     while [ $b -lt "$NBATCH" ]; do
       if [ $((b % 2)) -eq $s ]; then
         lo=$((b * BATCH + 1)); hi=$(( (b + 1) * BATCH )); [ $hi -gt $NTARGET ] && hi=$NTARGET
-        echo "SELECT forget.anonymize_users(ARRAY(SELECT 'u' || (i * 5) FROM generate_series($lo, $hi) i)) AS job;"
+        if [ "$PROTO" = 0 ]; then
+          echo "SELECT forget.anonymize_users(ARRAY(SELECT 'u' || (i * 5) FROM generate_series($lo, $hi) i)) AS job;"
+        else
+          cat <<SQL
+DO \$\$
+DECLARE names text[] := ARRAY(SELECT 'u' || (i * 5) FROM generate_series($lo, $hi) i); tries int := 0;
+BEGIN
+  PERFORM pg_catalog.set_config('deadlock_timeout', '50ms', true);
+  LOOP
+    BEGIN
+$(case "${PGF_CONC_PROTO_LOCK:-1}" in
+  1) echo "      PERFORM 1 FROM app.users WHERE username = ANY(names) ORDER BY id FOR UPDATE;" ;;
+  nowait) echo "      PERFORM 1 FROM app.users WHERE username = ANY(names) ORDER BY id FOR UPDATE NOWAIT;
+      PERFORM 1 FROM app.sessions WHERE username = ANY(names) ORDER BY id FOR UPDATE NOWAIT;
+      PERFORM 1 FROM app.addresses WHERE user_id IN (SELECT id FROM app.users WHERE username = ANY(names)) ORDER BY id FOR UPDATE NOWAIT;
+      PERFORM 1 FROM app.orders WHERE user_id IN (SELECT id FROM app.users WHERE username = ANY(names)) ORDER BY id FOR UPDATE NOWAIT;" ;;
+esac)
+      PERFORM forget.anonymize_users(names);
+      EXIT;
+    EXCEPTION WHEN deadlock_detected OR lock_not_available THEN
+      tries := tries + 1;
+      RAISE NOTICE 'pgf-retry % after %', tries, SQLSTATE;
+      IF tries >= 20 THEN RAISE; END IF;
+      PERFORM pg_sleep(least(0.5, 0.005 * 2 ^ tries) * (0.5 + random()));
+    END;
+  END LOOP;
+END \$\$;
+SQL
+        fi
         echo '\timing off'
         echo "SELECT pg_sleep($PAUSE);"
         echo '\timing on'
@@ -262,7 +302,7 @@ done
 echo "SELECT 'jobs', string_agg(job::text, ',' ORDER BY n) FROM win;" >> "$W/jobs.sql"
 
 # --------------------------------------------------------------------- the run
-echo "# $ORDER order; $NUSERS users ($NTARGET erased in $NBATCH calls of $BATCH, $SEEDED seeded sessions); pgbench -c 8 -j 2 -T $DURATION"
+echo "# $ORDER order$([ "$PROTO" = 1 ] && echo ', prototype fix'); $NUSERS users ($NTARGET erased in $NBATCH calls of $BATCH, $SEEDED seeded sessions); pgbench -c 8 -j 2 -T $DURATION"
 "${PSQL[@]}" -d "$DB" -v ON_ERROR_STOP=0 -f "$W/erase0.sql" > "$W/erase0.log" 2>&1 & BG_PIDS+=($!)
 "${PSQL[@]}" -d "$DB" -v ON_ERROR_STOP=0 -f "$W/erase1.sql" > "$W/erase1.log" 2>&1 & BG_PIDS+=($!)
 "${PSQL[@]}" -d "$DB" -At -v ON_ERROR_STOP=0 -f "$W/jobs.sql" > "$W/jobs.log" 2>&1 & BG_PIDS+=($!)
@@ -308,7 +348,7 @@ CALL_MS=$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' "$W/erase.log" | sort -n |
   awk '{ a[NR] = $1 } END { if (NR) printf "min %.0f, median %.0f, max %.0f ms", a[1], a[int((NR + 1) / 2)], a[NR]; else printf "none" }')
 JOB_MS=$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' "$W/jobs.log" | awk '{ printf "%s%.0f", (NR > 1 ? ", " : ""), $1 } END { if (!NR) printf "none" }')
 echo "# pgbench: ${TX:-?} transactions, ${TPS:-?} tps, ${FAILED_TX:-?} failed (deadlock ${DEADLOCK_TX:-?}, serialization ${SERIAL_TX:-?})"
-echo "# anonymize_users: $CALLS calls ($CALL_MS), $ERASE_ERRORS errors; run_jobs calls: $JOB_MS ms, $JOB_ERRORS errors"
+echo "# anonymize_users: $CALLS calls ($CALL_MS), $ERASE_ERRORS errors$([ "$PROTO" = 1 ] && echo ", $(count 'pgf-retry.*40P01' "$W/erase.log") retries after 40P01, $(count 'pgf-retry.*55P03' "$W/erase.log") after 55P03"); run_jobs calls: $JOB_MS ms, $JOB_ERRORS errors"
 echo "# 40P01 victims: application $APP_DEADLOCKS, anonymize_users $ERASE_DEADLOCKS, jobs $(count 'ERROR: *40P01' "$W/jobs.log");" \
   "server log: $(count 'ERROR:  deadlock detected' "$ROOT/server.log") deadlocks, $(count 'still waiting for' "$ROOT/server.log") lock waits over deadlock_timeout"
 

@@ -35,7 +35,11 @@ check()  { local desc=$1 out; shift
 is() { local got; got=$(q -c "$1" 2>&1) || true
        [ "$got" = "$2" ] || { printf 'expected: %s\ngot:      %s\n' "$2" "$got" >&2; return 1; }; }
 
-stop() { [ -f "$ROOT/data/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$ROOT/data" -m fast -w stop >/dev/null 2>&1 || true; }
+stop() {
+  if [ -f "$ROOT/data/postmaster.pid" ]; then
+    as_pg "$BIN/pg_ctl" -D "$ROOT/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
 cleanup() {
   local rc=$?
   stop
@@ -134,8 +138,8 @@ check "cron.schedule made cron job $CRON_ID" is "SELECT jobname || ' ' || comman
 
 t0=$(date +%s)
 waited() {
-  local i st
-  for ((i = 0; i < TIMEOUT * 2; i++)); do
+  local st deadline=$((SECONDS + TIMEOUT))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     st=$(q -c "SELECT status FROM forget.job_status($JOB)" 2>/dev/null || true)
     case "$st" in done|failed) return 0 ;; esac
     sleep 0.5

@@ -38,7 +38,9 @@ check()  { local desc=$1 out; shift
 
 stop_all() {
   for d in primary standby subscriber; do
-    [ -f "$ROOT/$d/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$ROOT/$d" -m immediate -w stop >/dev/null 2>&1 || true
+    if [ -f "$ROOT/$d/postmaster.pid" ]; then
+      as_pg "$BIN/pg_ctl" -D "$ROOT/$d" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
   done
 }
 cleanup() {
@@ -163,8 +165,8 @@ q "$L_PORT" -c "CREATE SUBSCRIPTION pgf_sub CONNECTION 'host=$SOCK port=$P_PORT 
 
 # wait_until DESCRIPTION PORT SQL: poll until SQL returns t, at most $TIMEOUT s
 wait_until() {
-  local desc=$1 port=$2 sql=$3 i
-  for ((i = 0; i < TIMEOUT * 10; i++)); do
+  local desc=$1 port=$2 sql=$3 deadline=$((SECONDS + TIMEOUT))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     [ "$(q "$port" -c "$sql" 2>/dev/null || true)" = t ] && return 0
     sleep 0.1
   done

@@ -11,7 +11,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 need_apt=0
-for p in postgresql-15 postgresql-server-dev-15 libclang-dev sudo libpostgresql-jdbc-java; do
+for p in postgresql-15 postgresql-server-dev-15 libclang-dev sudo libpostgresql-jdbc-java postgresql-15-cron; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt=1
 done
 # server and dev package must be at the same version
@@ -23,7 +23,7 @@ fi
 if [ $need_apt -eq 1 ]; then
   echo "setup: installing Debian packages"
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq postgresql-15 postgresql-server-dev-15 libclang-dev sudo libpostgresql-jdbc-java >/dev/null
+  $SUDO apt-get install -y -qq postgresql-15 postgresql-server-dev-15 libclang-dev sudo libpostgresql-jdbc-java postgresql-15-cron >/dev/null
 else
   echo "setup: Debian packages present"
 fi

@@ -4,6 +4,12 @@
 #   2. pg_test   `cargo pgrx test pg15`: functions inside a server pgrx starts
 #   3. regress   pg_regress against the scratch cluster with the installed extension
 #   4. client    Rust integration tests (tests/) over TCP to the scratch cluster
+#   5. drivers   Python, Node.js and Java clients, bind parameters only
+#   6. upgrade   0.1.0 -> current through the shipped scripts keeps jobs, audit rows, key
+#   7. replica   a streaming standby and a logical subscriber receive the erasure
+#   8. cron      pg_cron runs queued jobs
+#   9. package   the .deb (scripts/package.sh) installed with dpkg -i and checked
+# (0. versions: Cargo.toml, control file, META.json and the upgrade chain agree)
 # Prints one summary line per layer and a closing "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,10 +67,23 @@ layer_cargo() {
   if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; fi
 }
 
+# A layer whose script prints "ok ..." / "not ok ..." lines.
+layer_tap() {
+  local name=$1; shift
+  if run_layer "$name" "$@"; then rc=0; else rc=$?; fi
+  read -r p f < <(awk '/^ok / { p++ } /^not ok / { f++ } END { print p + 0, f + 0 }' "$LOGS/$name.log")
+  TOTAL_PASSED=$((TOTAL_PASSED + p))
+  SUMMARY+=("$name: $p passed, $f failed ($(cut -d' ' -f2 "$LOGS/$name.rc")s)")
+  if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; fi
+}
+
 # the pure core never imports pgrx (it is tested without PostgreSQL)
 PURE="src/tags.rs src/catalog.rs src/graph.rs src/suggest.rs src/sql.rs src/plan.rs src/session.rs src/unique.rs src/error.rs src/mask/*.rs"
 # shellcheck disable=SC2086
 if grep -n "use pgrx\|pgrx::" $PURE; then echo "pure modules must not use pgrx" >&2; exit 1; fi
+
+# 0. versions: Cargo.toml, the control file and META.json agree; upgrade scripts chain from 0.1.0
+layer_tap versions bash scripts/check_versions.sh
 
 # 1. pure Rust
 layer_cargo unit cargo test --lib -- --skip pg_test
@@ -84,21 +103,20 @@ if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; 
 export PGFORGET_TEST_DSN="host=127.0.0.1 port=$PGFORGET_PORT user=postgres dbname=postgres"
 layer_cargo client cargo test --features client_tests --test client --test crash
 
-# A layer whose script prints "ok ..." / "not ok ..." lines.
-layer_tap() {
-  local name=$1; shift
-  if run_layer "$name" "$@"; then rc=0; else rc=$?; fi
-  read -r p f < <(awk '/^ok / { p++ } /^not ok / { f++ } END { print p + 0, f + 0 }' "$LOGS/$name.log")
-  TOTAL_PASSED=$((TOTAL_PASSED + p))
-  SUMMARY+=("$name: $p passed, $f failed ($(cut -d' ' -f2 "$LOGS/$name.rc")s)")
-  if [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; then finish $(( f > 0 ? f : 1 )); exit 1; fi
-}
-
 # 5. driver clients: Python (psycopg 3), Node.js (pg), Java (JDBC), bind parameters only
 layer_tap drivers bash scripts/drivers.sh
 
 # 6. upgrade from the first release (0.1.0) through the shipped scripts
 layer_tap upgrade bash scripts/upgrade_test.sh
+
+# 7. replicas: a streaming standby and a logical subscriber receive the erasure
+layer_tap replica bash scripts/replica_test.sh
+
+# 8. pg_cron (Debian's postgresql-15-cron, preloaded) runs queued jobs
+layer_tap cron bash scripts/cron_test.sh
+
+# 9. the Debian package: release build, dpkg -i, CREATE EXTENSION and 0.1.0 -> current on a cluster of its own
+layer_tap package bash -c 'bash scripts/package.sh && bash scripts/package_test.sh'
 
 bash scripts/cluster.sh stop
 finish 0

@@ -1,0 +1,71 @@
+-- Timing helpers of scripts/bench.sh, run inside the server so that no client
+-- round trip is measured. Each run of a case executes inside a subtransaction
+-- that is rolled back, so every run starts from the same data; pg_forget and
+-- the baseline alternate which goes first.
+\set ON_ERROR_STOP 1
+
+-- The median of an array of numbers.
+CREATE OR REPLACE FUNCTION bench_median(v float8[]) RETURNS float8
+LANGUAGE sql IMMUTABLE AS $$
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(v) x
+$$;
+
+-- Runs `ours` and `base` (SQL text, returning one value) `runs` times each,
+-- every run rolled back; `digest` (SQL text) is evaluated after each side's
+-- first run, before its rollback. Returns the medians in milliseconds and
+-- whether both sides left the same digest.
+CREATE OR REPLACE FUNCTION bench_pair(ours text, base text, digest text, runs int,
+                                      OUT ours_ms float8, OUT base_ms float8, OUT same boolean,
+                                      OUT ours_digest text, OUT base_digest text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    o float8[] := '{}';
+    b float8[] := '{}';
+    t0 timestamptz;
+    ms float8;
+    d text;
+    side text;
+BEGIN
+    FOR i IN 0 .. runs LOOP          -- run 0 warms caches and plans; not counted
+        FOREACH side IN ARRAY CASE WHEN i % 2 = 0 THEN ARRAY['ours', 'base'] ELSE ARRAY['base', 'ours'] END LOOP
+            BEGIN
+                t0 := clock_timestamp();
+                EXECUTE CASE side WHEN 'ours' THEN ours ELSE base END;
+                ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+                IF i = 0 AND digest IS NOT NULL THEN
+                    EXECUTE digest INTO d;
+                    IF side = 'ours' THEN ours_digest := d; ELSE base_digest := d; END IF;
+                END IF;
+                RAISE EXCEPTION USING ERRCODE = 'P0099', MESSAGE = 'bench rollback';
+            EXCEPTION WHEN SQLSTATE 'P0099' THEN
+                NULL;
+            END;
+            IF i > 0 THEN
+                IF side = 'ours' THEN o := o || ms; ELSE b := b || ms; END IF;
+            END IF;
+        END LOOP;
+    END LOOP;
+    ours_ms := bench_median(o);
+    base_ms := bench_median(b);
+    same := ours_digest IS NOT DISTINCT FROM base_digest;
+END
+$fn$;
+
+-- Throughput of one expression over a table of values: `runs` timed passes of
+-- SELECT count(expr) FROM tab; the median in milliseconds.
+CREATE OR REPLACE FUNCTION bench_expr(expr text, tab text, runs int) RETURNS float8
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v float8[] := '{}';
+    t0 timestamptz;
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(%s) FROM %s', expr, tab) INTO n;   -- warm-up
+    FOR i IN 1 .. runs LOOP
+        t0 := clock_timestamp();
+        EXECUTE format('SELECT count(%s) FROM %s', expr, tab) INTO n;
+        v := v || extract(epoch FROM clock_timestamp() - t0) * 1000;
+    END LOOP;
+    RETURN bench_median(v);
+END
+$fn$;
