@@ -8,7 +8,8 @@
 #   6. upgrade   0.1.0 -> current through the shipped scripts keeps jobs, audit rows, key
 #   7. replica   a streaming standby and a logical subscriber receive the erasure
 #   8. cron      pg_cron runs queued jobs
-#   9. package   the .deb (scripts/package.sh) installed with dpkg -i and checked
+#   9. concurrency  pgbench writers beside anonymize_users and run_jobs: no deadlock, no lost update
+#  10. package   the .deb (scripts/package.sh) installed with dpkg -i and checked
 # (0. versions: Cargo.toml, control file, META.json and the upgrade chain agree)
 # Prints one summary line per layer and a closing "N passed, N failed" line.
 set -euo pipefail
@@ -115,7 +116,11 @@ layer_tap replica bash scripts/replica_test.sh
 # 8. pg_cron (Debian's postgresql-15-cron, preloaded) runs queued jobs
 layer_tap cron bash scripts/cron_test.sh
 
-# 9. the Debian package: release build, dpkg -i, CREATE EXTENSION and 0.1.0 -> current on a cluster of its own
+# 9. concurrency: 8 pgbench connections write while anonymize_users and run_jobs work on the
+#    same tables, the application locking parent rows first, then child rows first
+layer_tap concurrency bash -c 'bash scripts/concurrency_test.sh && bash scripts/concurrency_test.sh --reverse'
+
+# 10. the Debian package: release build, dpkg -i, CREATE EXTENSION and 0.1.0 -> current on a cluster of its own
 layer_tap package bash -c 'bash scripts/package.sh && bash scripts/package_test.sh'
 
 bash scripts/cluster.sh stop

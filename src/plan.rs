@@ -552,6 +552,42 @@ UNION ALL "),
         }
     }
 
+    /// The tables whose rows an erasure locks before it changes anything, in
+    /// the order it locks them: the account tables (`@pii subjects`) first,
+    /// then every other table with rows of the people, in plan order.
+    pub fn lock_order(&self) -> Vec<usize> {
+        let mut order = self.account_tables();
+        for (pi, t) in self.tables.iter().enumerate() {
+            if t.has_cte() && !order.contains(&pi) {
+                order.push(pi);
+            }
+        }
+        order
+    }
+
+    /// Locks the people's rows of plan table `pi` in key order, with the lock
+    /// the main statement takes there (`FOR UPDATE` where it deletes or changes
+    /// a column with a unique index, `FOR NO KEY UPDATE` otherwise), so that it
+    /// never has to upgrade a lock it holds.
+    pub fn lock_sql(&self, pi: usize, mode: Mode, nowait: bool) -> String {
+        let t = &self.tables[pi];
+        let delete = mode == Mode::Delete || (t.delete_tag && t.reach != Reach::Parent);
+        let unique = t.slots.iter().any(|&s| self.slots[s].unique);
+        let strength = if delete || unique { "UPDATE" } else { "NO KEY UPDATE" };
+        let order = if t.key.is_empty() {
+            "t.tableoid, t.ctid".to_string()
+        } else {
+            t.key.iter().map(|c| format!("t.{}", ident(c))).collect::<Vec<_>>().join(", ")
+        };
+        format!(
+            "WITH RECURSIVE {}\nSELECT 1 FROM {} t WHERE {} ORDER BY {order} FOR {strength} OF t{}",
+            self.matched_ctes(Grouping::All),
+            self.qname(pi),
+            self.is_person(pi, "t"),
+            if nowait { " NOWAIT" } else { "" }
+        )
+    }
+
     /// Other people's rows of table `pi` that a scrub or JSON column of theirs may change.
     fn others_filter(&self, pi: usize, alias: &str) -> Option<String> {
         let conds: Vec<String> = self.tables[pi]
@@ -803,6 +839,26 @@ mod tests {
         assert_eq!(del.matches("DELETE FROM").count(), 3, "{del}");
         let dry = p.main_sql(Mode::Anonymize, true);
         assert!(!dry.contains("UPDATE ") && !dry.contains("DELETE "), "{dry}");
+    }
+
+    #[test]
+    fn locks_take_the_people_rows_in_key_order_accounts_first() {
+        let cat = portal();
+        let a = analyze(&cat);
+        let p = Plan::new(&cat, &a);
+        let order = p.lock_order();
+        assert_eq!(order.first(), p.account_tables().first(), "accounts first: {order:?}");
+        assert_eq!(order.len(), p.tables.iter().filter(|t| t.has_cte()).count());
+        let users = p.account_tables()[0];
+        let sql = p.lock_sql(users, Mode::Anonymize, true);
+        let unique = p.tables[users].slots.iter().any(|&s| p.slots[s].unique);
+        let strength = if unique { "UPDATE" } else { "NO KEY UPDATE" };
+        assert!(sql.ends_with(&format!(r#"ORDER BY t."id" FOR {strength} OF t NOWAIT"#)), "{sql}");
+        assert!(p.lock_sql(users, Mode::Delete, true).ends_with("FOR UPDATE OF t NOWAIT"));
+        let events = (0..p.tables.len()).find(|&pi| p.schema_table(pi).1 == "events").unwrap();
+        let sql = p.lock_sql(events, Mode::Anonymize, false);
+        assert!(sql.ends_with(r#"ORDER BY t."id" FOR NO KEY UPDATE OF t"#), "{sql}");
+        assert!(p.lock_sql(events, Mode::Delete, false).ends_with("FOR UPDATE OF t"));
     }
 
     #[test]

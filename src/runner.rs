@@ -68,6 +68,76 @@ impl Driver {
 /// comes back as `Err(message)` (with its SQLSTATE), leaving the outer
 /// transaction usable.
 pub fn in_subtransaction<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    in_subtransaction_detailed(f).map_err(|e| format!("{}: {}", e.sqlstate, e.message))
+}
+
+/// An error caught at the end of a subtransaction.
+pub struct SubError {
+    pub sqlstate: String,
+    pub message: String,
+}
+
+/// At most this many attempts of an erasure that meets locked rows.
+const LOCK_TRIES: u32 = 20;
+/// The first attempts lock with NOWAIT: while a row is busy, pg_forget holds
+/// nothing and waits for nothing, so it is never part of a deadlock.
+pub const NOWAIT_TRIES: u32 = 10;
+/// Later attempts wait, with this deadlock_timeout (milliseconds), so that in a
+/// deadlock with the application it is pg_forget that notices first and gives way.
+const LOCK_DEADLOCK_TIMEOUT_MS: i32 = 50;
+
+/// Runs `f(attempt)` in a subtransaction, again (after a rollback of that
+/// subtransaction, which releases its row locks, and a short randomized pause)
+/// when it fails on a lock: a deadlock (40P01) or a busy row under NOWAIT
+/// (55P03). The masking counters of the call are restored before each retry.
+pub fn retrying_locks<R>(mut f: impl FnMut(u32) -> R) -> Result<R, SubError> {
+    let saved = crate::context::counters();
+    let mut attempt = 0;
+    loop {
+        let r = in_subtransaction_detailed(|| with_deadlock_timeout(LOCK_DEADLOCK_TIMEOUT_MS, || f(attempt)));
+        match r {
+            Err(e) if (e.sqlstate == "40P01" || e.sqlstate == "55P03") && attempt + 1 < LOCK_TRIES => {
+                crate::context::set_counters(&saved);
+                let base_us = (5_000u64 << attempt.min(7)).min(500_000);
+                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+                let jitter = 0.5 + f64::from(nanos % 1000) / 1000.0;
+                // SAFETY: sleeping and checking for interrupts (cancel, terminate) between attempts
+                unsafe {
+                    pg_sys::pg_usleep((base_us as f64 * jitter) as std::ffi::c_long);
+                    pg_sys::check_for_interrupts!();
+                }
+                attempt += 1;
+            }
+            r => return r,
+        }
+    }
+}
+
+/// Runs `f` with `deadlock_timeout` lowered to `ms` (never raised), restored after.
+fn with_deadlock_timeout<R>(ms: i32, f: impl FnOnce() -> R) -> R {
+    // SAFETY: the GUC nest-level pattern of fmgr_security_definer; on error the
+    // (sub)transaction abort restores the setting
+    unsafe {
+        let ms = ms.min(pg_sys::DeadlockTimeout);
+        let value = std::ffi::CString::new(format!("{ms}ms")).expect("no NUL");
+        let nest = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            c"deadlock_timeout".as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        let r = f();
+        pg_sys::AtEOXact_GUC(true, nest);
+        r
+    }
+}
+
+fn in_subtransaction_detailed<R>(f: impl FnOnce() -> R) -> Result<R, SubError> {
     // SAFETY: the standard PL/pgSQL pattern: remember memory context and resource
     // owner, start an internal subtransaction, and restore both after it ends.
     unsafe {
@@ -87,10 +157,10 @@ pub fn in_subtransaction<R>(f: impl FnOnce() -> R) -> Result<R, String> {
             pg_sys::MemoryContextSwitchTo(cx);
             let msg = match &e {
                 pg_sys::panic::CaughtError::PostgresError(r) | pg_sys::panic::CaughtError::ErrorReport(r) => {
-                    format!("{}: {}", crate::api::sqlstate_text(r.sql_error_code()), r.message())
+                    SubError { sqlstate: crate::api::sqlstate_text(r.sql_error_code()), message: r.message().to_string() }
                 }
                 pg_sys::panic::CaughtError::RustPanic { ereport, .. } => {
-                    format!("internal error: {}", ereport.message())
+                    SubError { sqlstate: "XX000".into(), message: format!("internal error: {}", ereport.message()) }
                 }
             };
             pg_sys::RollbackAndReleaseCurrentSubTransaction();

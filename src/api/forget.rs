@@ -249,7 +249,27 @@ pub fn erase_request(req: &EraseRequest, job: Option<i64>) -> i64 {
     // rows this statement deletes from account tables must not queue automatic anonymization
     let erasing = Erasing::start();
     let (results, ctx) = context::with_context(ctx, || {
-        sanitized(&ctx_identifiers, || run_main(&plan, mode, dry_run, names, &patterns, &req.keys))
+        sanitized(&ctx_identifiers, || {
+            if dry_run {
+                return run_main(&plan, mode, dry_run, names, &patterns, &req.keys);
+            }
+            // Lock order: the people's rows, table by table (accounts first, then
+            // the rest in plan order), each in key order, then the one statement.
+            // NOWAIT first: while a row is busy pg_forget holds nothing and waits
+            // for nothing, then retries; later attempts wait, and give way in a deadlock.
+            let r = crate::runner::retrying_locks(|attempt| {
+                for pi in plan.lock_order() {
+                    let sql = plan.lock_sql(pi, mode, attempt < crate::runner::NOWAIT_TRIES);
+                    statement(&sql, 3).run(vec![arg(names.to_vec()), arg(Vec::<String>::new()), arg(req.keys.to_vec())], |_| ());
+                }
+                run_main(&plan, mode, dry_run, names, &patterns, &req.keys)
+            });
+            r.unwrap_or_else(|e| {
+                pgrx::pg_sys::panic::ErrorReport::new(super::errcode(&e.sqlstate), e.message, "pg_forget")
+                    .report(pgrx::PgLogLevel::ERROR);
+                unreachable!("ERROR does not return")
+            })
+        })
     });
     drop(erasing);
 
