@@ -12,11 +12,13 @@ DECLARE
     idents text[];
     pats  text[];
     mention bigint[];
+    idmap jsonb;
     n     bigint := 0;
     c     bigint;
 BEGIN
     SELECT array_agg(id), names || array_agg(email) INTO ids, idents FROM users WHERE login = ANY (names);
     idents := coalesce(idents, names);
+    idmap := (SELECT jsonb_object_agg(i, true) FROM unnest(idents) i);   -- a lookup table of the identifiers
     -- other people's rows that mention someone: found through the pg_trgm indexes
     pats := (SELECT array_agg('%' || replace(replace(replace(i, '\', '\\'), '%', '\%'), '_', '\_') || '%') FROM unnest(idents) i);
 
@@ -59,7 +61,7 @@ BEGIN
                                  'ip', CASE WHEN payload ? 'ip' THEN 'anonymous' END))
                           ELSE payload END,
            message = array_to_string(ARRAY(
-                       SELECT CASE WHEN w IN (SELECT unnest(idents)) THEN 'anonymous' ELSE w END
+                       SELECT CASE WHEN idmap ? w THEN 'anonymous' ELSE w END
                          FROM regexp_split_to_table(message, ' ') WITH ORDINALITY AS x(w, o) ORDER BY o), ' ')
       FROM (SELECT id, actor = ANY (names) AS mine FROM audit_events
              WHERE actor = ANY (names) OR id = ANY (mention)) m
