@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up the machine and runs every test layer, stopping at the first failure:
 #   1. unit      plain `cargo test`: the pure Rust core, no PostgreSQL
+#   1b. fuzz     the tag parser and every value masker on 10,000 generated inputs each
 #   2. pg_test   `cargo pgrx test pg15`: functions inside a server pgrx starts
 #   3. regress   pg_regress against the scratch cluster with the installed extension
 #   4. client    Rust integration tests (tests/) over TCP to the scratch cluster
@@ -88,6 +89,10 @@ layer_tap versions bash scripts/check_versions.sh
 
 # 1. pure Rust
 layer_cargo unit cargo test --lib -- --skip pg_test
+
+# 1b. fuzzing, bounded: the parsers and maskers' never-panic properties with
+#     10,000 generated inputs each (the unit layer runs 256)
+layer_cargo fuzz env PROPTEST_CASES=10000 timeout 600 cargo test --lib -- never_panic pseudonym_is_64 quoted_identifier_round_trips --skip pg_test
 
 # 2. inside the server (pgrx starts its own cluster as user postgres)
 layer_cargo pg_test cargo pgrx test pg15 --runas postgres --pgdata /tmp/pgf_pgrx pg_test
