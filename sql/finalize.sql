@@ -7,10 +7,22 @@ COMMENT ON VIEW forget.pii_columns IS 'Every column with a valid @pii tag: the f
 GRANT SELECT ON forget.pii_columns TO PUBLIC;
 
 -- JSON redaction works on the document text, so any depth PostgreSQL accepts works.
+-- mask_ip reads and writes inet's bytes directly (src/api/mask.rs), so it is
+-- defined here rather than generated; the definition is the one of 0.1.0.
+CREATE  FUNCTION "mask_ip"(
+	"ip" inet, /* Option < Inet > */
+	"v4_prefix" INT DEFAULT NULL, /* Option < i32 > */
+	"v6_prefix" INT DEFAULT NULL /* Option < i32 > */
+) RETURNS inet /* Option < Inet > */
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'mask_ip_wrapper';
+
+-- redact_json walks the binary jsonb with PostgreSQL's iterator (src/api/mask.rs)
 CREATE FUNCTION forget.redact_json(doc jsonb, keys text[], replacement text DEFAULT 'anonymous')
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT forget._redact_json_text(doc::text, keys, replacement)::jsonb $$;
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'forget_redact_json';
 COMMENT ON FUNCTION forget.redact_json(jsonb, text[], text) IS 'doc with every member named one of keys, at any depth, replaced by replacement';
 
 CREATE FUNCTION forget.mask_date(value timestamptz, unit text)

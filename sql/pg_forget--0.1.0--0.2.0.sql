@@ -37,3 +37,9 @@ EXCEPTION WHEN OTHERS THEN
     RAISE WARNING 'pg_forget: could not update its automatic-anonymization triggers: % (%)', SQLERRM, SQLSTATE;
 END
 $$;
+
+-- redact_json walks the binary jsonb with PostgreSQL's iterator (src/api/mask.rs)
+CREATE OR REPLACE FUNCTION forget.redact_json(doc jsonb, keys text[], replacement text DEFAULT 'anonymous')
+RETURNS jsonb
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'forget_redact_json';

@@ -4,7 +4,6 @@
 
 use pgrx::datum::{Date, Timestamp};
 use pgrx::prelude::*;
-use pgrx::Inet;
 
 use super::raise;
 use crate::error::ForgetError;
@@ -18,27 +17,54 @@ fn prefix(v: Option<i32>, max: i32, default: u8, what: &str) -> u8 {
     }
 }
 
-/// The network an address belongs to: IPv4 keeps `v4_prefix` bits (default
-/// `forget.ip_prefix_v4`, 24), IPv6 keeps `v6_prefix` (default
-/// `forget.ip_prefix_v6`, 48). `10.1.2.3` gives `10.1.2.0/24`.
-#[pg_extern(stable, parallel_safe)]
-fn mask_ip(
-    ip: Option<Inet>,
-    v4_prefix: default!(Option<i32>, "NULL"),
-    v6_prefix: default!(Option<i32>, "NULL"),
-) -> Option<Inet> {
-    let (d4, d6) = crate::guc::ip_prefixes();
-    let v4 = prefix(v4_prefix, 32, d4, "v4_prefix");
-    let v6 = prefix(v6_prefix, 128, d6, "v6_prefix");
-    let ip = ip?;
-    let net: ipnet::IpNet = match ip.0.parse::<ipnet::IpNet>() {
-        Ok(n) => n,
-        Err(_) => match ip.0.parse::<std::net::IpAddr>() {
-            Ok(a) => a.into(),
-            Err(_) => raise(ForgetError::Internal(format!("unparsable inet output {:?}", ip.0.len()))),
-        },
+/// V1 function info for `mask_ip_wrapper`.
+#[no_mangle]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_mask_ip_wrapper() -> &'static pg_sys::Pg_finfo_record {
+    const V1_API: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1_API
+}
+
+/// `forget.mask_ip(ip inet, v4_prefix int DEFAULT NULL, v6_prefix int DEFAULT NULL) RETURNS inet`
+/// (defined in `sql/finalize.sql`): the network an address belongs to. IPv4
+/// keeps `v4_prefix` bits (default `forget.ip_prefix_v4`, 24), IPv6 keeps
+/// `v6_prefix` (default `forget.ip_prefix_v6`, 48). `10.1.2.3` gives
+/// `10.1.2.0/24`. It reads and writes PostgreSQL's `inet` bytes directly (no
+/// text conversion), so it costs what `network(set_masklen(ip, 24))` costs.
+///
+/// # Safety
+/// Called by PostgreSQL's fmgr with the arguments of that definition.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn mask_ip_wrapper(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    let nargs = (*fcinfo).nargs as usize;
+    let args = (*fcinfo).args.as_slice(nargs);
+    let int_arg = |i: usize| -> Option<i32> {
+        args.get(i).filter(|a| !a.isnull).map(|a| a.value.value() as i32)
     };
-    Some(Inet(ip::mask_net(net, v4, v6).to_string()))
+    let (d4, d6) = crate::guc::ip_prefixes();
+    let v4 = prefix(int_arg(1), 32, d4, "v4_prefix");
+    let v6 = prefix(int_arg(2), 128, d6, "v6_prefix");
+    let Some(ip) = args.first().filter(|a| !a.isnull) else {
+        (*fcinfo).isnull = true;
+        return pg_sys::Datum::from(0);
+    };
+    // inet: a varlena holding { family, bits, ipaddr[4 or 16] }
+    let v = pg_sys::pg_detoast_datum_packed(ip.value.cast_mut_ptr());
+    let len = pgrx::varlena::varsize_any_exhdr(v);
+    let data = std::slice::from_raw_parts(pgrx::varlena::vardata_any(v) as *const u8, len);
+    const PGSQL_AF_INET6: u8 = 3; // AF_INET + 1
+    let masked = (len >= 2).then(|| ip::mask_raw(data[0] == PGSQL_AF_INET6, data[1], &data[2..], v4, v6)).flatten();
+    let Some((bits, addr)) = masked else {
+        raise(ForgetError::Internal(format!("an inet value of {len} bytes could not be read")))
+    };
+    let out = pg_sys::palloc0(pg_sys::VARHDRSZ + len) as *mut pg_sys::varlena;
+    pgrx::varlena::set_varsize_4b(out, (pg_sys::VARHDRSZ + len) as i32);
+    let body = (out as *mut u8).add(pg_sys::VARHDRSZ);
+    *body = data[0];
+    *body.add(1) = bits;
+    std::ptr::copy_nonoverlapping(addr.as_ptr(), body.add(2), len - 2);
+    pg_sys::Datum::from(out)
 }
 
 /// `anon-<hash8>@anonymized.invalid`, the same for the same address. Needs the key (forget_admin).
@@ -106,4 +132,67 @@ fn mask_date_timestamp(value: Timestamp, unit_name: &str) -> Timestamp {
     }
     let (y, m, d) = mask::truncate_ymd(value.year(), value.month(), value.day(), t);
     Timestamp::new(y, m, d, 0, 0, 0.0).unwrap_or_else(|e| raise(ForgetError::Internal(format!("timestamp: {e}"))))
+}
+
+/// V1 function info for `forget_redact_json`.
+#[no_mangle]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_forget_redact_json() -> &'static pg_sys::Pg_finfo_record {
+    const V1_API: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1_API
+}
+
+/// `forget.redact_json(doc jsonb, keys text[], replacement text DEFAULT 'anonymous') RETURNS jsonb`
+/// (STRICT, defined in `sql/finalize.sql`): `doc` with the value of every member
+/// named one of `keys`, at any depth, replaced whole by `replacement`. Works on
+/// the binary jsonb (PostgreSQL's iterator, as `jsonb_set` does), in one pass
+/// for all keys.
+///
+/// # Safety
+/// Called by PostgreSQL's fmgr with three non-NULL arguments of those types.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn forget_redact_json(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    let args = (*fcinfo).args.as_slice(3);
+    let keys: Vec<Option<String>> = pgrx::FromDatum::from_datum(args[1].value, false).unwrap_or_default();
+    let keys: Vec<Vec<u8>> =
+        keys.into_iter().map(|k| k.unwrap_or_else(|| raise(null_element("keys"))).into_bytes()).collect();
+    let replacement: String = pgrx::FromDatum::from_datum(args[2].value, false).unwrap_or_default();
+    let doc = pg_sys::pg_detoast_datum(args[0].value.cast_mut_ptr()) as *mut pg_sys::Jsonb;
+    // a scalar document has no members
+    if (*doc).root.header & pg_sys::JB_FSCALAR != 0 || keys.is_empty() {
+        return pg_sys::Datum::from(doc);
+    }
+    let rep = pg_sys::palloc(replacement.len().max(1)) as *mut std::ffi::c_char;
+    std::ptr::copy_nonoverlapping(replacement.as_ptr() as *const std::ffi::c_char, rep, replacement.len());
+    let mut it = pg_sys::JsonbIteratorInit(&mut (*doc).root);
+    let mut state: *mut pg_sys::JsonbParseState = std::ptr::null_mut();
+    let mut v: pg_sys::JsonbValue = std::mem::zeroed();
+    let mut res: *mut pg_sys::JsonbValue = std::ptr::null_mut();
+    use pg_sys::JsonbIteratorToken::*;
+    loop {
+        let r = pg_sys::JsonbIteratorNext(&mut it, &mut v, false);
+        if r == WJB_DONE {
+            break;
+        }
+        if r == WJB_KEY {
+            let s = v.val.string;
+            let name = std::slice::from_raw_parts(s.val as *const u8, s.len as usize);
+            let hit = keys.iter().any(|k| k.as_slice() == name);
+            pg_sys::pushJsonbValue(&mut state, WJB_KEY, &mut v);
+            if hit {
+                // the member's value, whole (a nested object or array is skipped)
+                pg_sys::JsonbIteratorNext(&mut it, &mut v, true);
+                let mut repl: pg_sys::JsonbValue = std::mem::zeroed();
+                repl.type_ = pg_sys::jbvType::jbvString;
+                repl.val.string.len = replacement.len() as i32;
+                repl.val.string.val = rep;
+                res = pg_sys::pushJsonbValue(&mut state, WJB_VALUE, &mut repl);
+            }
+            continue;
+        }
+        let with_value = r == WJB_VALUE || r == WJB_ELEM;
+        res = pg_sys::pushJsonbValue(&mut state, r, if with_value { &mut v } else { std::ptr::null_mut() });
+    }
+    pg_sys::Datum::from(pg_sys::JsonbValueToJsonb(res))
 }

@@ -32,6 +32,30 @@ pub fn mask_net(net: IpNet, v4: u8, v6: u8) -> IpNet {
     }
 }
 
+/// Masks an address given as PostgreSQL's `inet` stores it: the family
+/// (`v6`), the prefix length and the address bytes (4 or 16). Returns the new
+/// prefix length and bytes, or `None` when the bytes do not make an address.
+pub fn mask_raw(v6: bool, bits: u8, addr: &[u8], v4: u8, v6p: u8) -> Option<(u8, [u8; 16])> {
+    let mut out = [0u8; 16];
+    let net = if v6 {
+        let a: [u8; 16] = addr.try_into().ok()?;
+        IpNet::V6(Ipv6Net::new(a.into(), bits.min(128)).ok()?)
+    } else {
+        let a: [u8; 4] = addr.try_into().ok()?;
+        IpNet::V4(Ipv4Net::new(a.into(), bits.min(32)).ok()?)
+    };
+    match mask_net(net, v4, v6p) {
+        IpNet::V4(n) => {
+            out[..4].copy_from_slice(&n.addr().octets());
+            Some((n.prefix_len(), out))
+        }
+        IpNet::V6(n) => {
+            out.copy_from_slice(&n.addr().octets());
+            Some((n.prefix_len(), out))
+        }
+    }
+}
+
 /// Masks an IP address stored as text.
 ///
 /// Accepts an address (`10.1.2.3`, `::1`, `::ffff:10.1.2.3`) or an address
@@ -231,6 +255,21 @@ mod tests {
         #[test]
         fn mask_ip_text_never_panics(s in ".{0,40}", v4 in any::<u8>(), v6 in any::<u8>()) {
             let _ = mask_ip_text(&s, v4, v6);
+        }
+
+        #[test]
+        fn mask_raw_agrees_with_mask_net(n in any_net(), v4 in 0u8..=32, v6 in 0u8..=128) {
+            let (v6net, bytes): (bool, Vec<u8>) = match n {
+                IpNet::V4(x) => (false, x.addr().octets().to_vec()),
+                IpNet::V6(x) => (true, x.addr().octets().to_vec()),
+            };
+            let (bits, out) = mask_raw(v6net, n.prefix_len(), &bytes, v4, v6).expect("an address");
+            let want = mask_net(n, v4, v6);
+            prop_assert_eq!(bits, want.prefix_len());
+            match want {
+                IpNet::V4(x) => prop_assert_eq!(&out[..4], &x.addr().octets()[..]),
+                IpNet::V6(x) => prop_assert_eq!(&out[..], &x.addr().octets()[..]),
+            }
         }
 
         #[test]
