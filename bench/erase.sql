@@ -16,4 +16,4 @@ SELECT format('erase %s ours_ms=%s baseline_ms=%s same_result=%s people=%s',
   FROM bench_pair(format('SELECT forget.anonymize_users(%L::text[])', :'names'),
                   format('SELECT bench_handwritten(%L::text[])', :'names'),
                   format('SELECT bench_digest(%L::bigint[], %L::bigint[])', :'ids', :'mentions'),
-                  :runs);
+                  :runs, :k < 1000);

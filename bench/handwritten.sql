@@ -4,6 +4,35 @@
 -- HMAC pseudonyms come from the same key through pgcrypto's hmac()). Returns
 -- the number of rows it changed or deleted.
 \set ON_ERROR_STOP 1
+-- Distinct replacements for a unique column, as pg_forget makes them
+-- (src/unique.rs): 8 hex digits of the HMAC, lengthened by 4 for every value
+-- that clashes with another replacement or with a value already in the column.
+CREATE OR REPLACE FUNCTION bench_unique(olds text[], k bytea, pre text, post text, col text) RETURNS text[]
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    hashes text[] := ARRAY(SELECT encode(hmac(convert_to(o, 'UTF8'), k, 'sha256'), 'hex') FROM unnest(olds) WITH ORDINALITY AS x(o, n) ORDER BY n);
+    digits int[] := array_fill(8, ARRAY[cardinality(olds)]);
+    cand text[];
+    taken text[];
+    dups text[];
+    bump int[];
+BEGIN
+    LOOP
+        cand := ARRAY(SELECT pre || left(hashes[i], digits[i]) || post FROM generate_subscripts(olds, 1) i ORDER BY i);
+        EXECUTE format('SELECT coalesce(array_agg(%I), ''{}'') FROM users WHERE %I = ANY ($1)', col, col) INTO taken USING cand;
+        dups := ARRAY(SELECT c FROM unnest(cand) c GROUP BY c HAVING count(*) > 1);
+        bump := ARRAY(SELECT i FROM generate_subscripts(olds, 1) i
+                       WHERE digits[i] < 64
+                         AND (cand[i] = ANY (dups) OR (cand[i] = ANY (taken) AND cand[i] <> olds[i])));
+        EXIT WHEN cardinality(bump) = 0;
+        FOR j IN 1 .. cardinality(bump) LOOP
+            digits[bump[j]] := least(digits[bump[j]] + 4, 64);
+        END LOOP;
+    END LOOP;
+    RETURN cand;
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION bench_handwritten(names text[]) RETURNS bigint
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -13,6 +42,8 @@ DECLARE
     pats  text[];
     mention bigint[];
     idmap jsonb;
+    old_logins text[];
+    old_emails text[];
     n     bigint := 0;
     c     bigint;
 BEGIN
@@ -67,12 +98,14 @@ BEGIN
              WHERE actor = ANY (names) OR id = ANY (mention)) m
      WHERE a.id = m.id;
     GET DIAGNOSTICS c = ROW_COUNT; n := n + c;
-    UPDATE users
-       SET login = 'anonymous-' || left(encode(hmac(convert_to(login, 'UTF8'), k, 'sha256'), 'hex'), 8),
-           email = 'anon-' || left(encode(hmac(convert_to(email, 'UTF8'), k, 'sha256'), 'hex'), 8) || '@anonymized.invalid',
-           full_name = 'anonymous',
-           birth_date = date_trunc('year', birth_date)::date
-     WHERE id = ANY (ids);
+    SELECT array_agg(login ORDER BY id), array_agg(email ORDER BY id), array_agg(id ORDER BY id)
+      INTO old_logins, old_emails, ids FROM users WHERE id = ANY (ids);
+    UPDATE users u
+       SET login = m.login, email = m.email, full_name = 'anonymous',
+           birth_date = date_trunc('year', u.birth_date)::date
+      FROM unnest(ids, bench_unique(old_logins, k, 'anonymous-', '', 'login'),
+                  bench_unique(old_emails, k, 'anon-', '@anonymized.invalid', 'email')) AS m(id, login, email)
+     WHERE u.id = m.id;
     GET DIAGNOSTICS c = ROW_COUNT; n := n + c;
     RETURN n;
 END

@@ -17,4 +17,4 @@ $$;
 SELECT login AS who FROM users WHERE id = (SELECT count(*) / 2 FROM users) \gset
 SELECT format('locate 1 ours_ms=%s baseline_ms=%s', round(ours_ms::numeric, 2), round(base_ms::numeric, 2))
   FROM bench_pair(format('SELECT count(*) FROM forget.locate_users(ARRAY[%L])', :'who'),
-                  format('SELECT bench_locate(ARRAY[%L])', :'who'), NULL, :runs);
+                  format('SELECT bench_locate(ARRAY[%L])', :'who'), NULL, :runs, true);

@@ -48,7 +48,7 @@ INSERT INTO users
 SELECT i, 'u' || substr(md5(i::text), 1, 12), 'u' || substr(md5(i::text), 1, 12) || '@example.com',
        (ARRAY['Ada', 'Alan', 'Grace', 'Edsger', 'Barbara', 'Donald'])[1 + i % 6] || ' '
          || (ARRAY['Lovelace', 'Turing', 'Hopper', 'Dijkstra', 'Liskov', 'Knuth'])[1 + (i / 6) % 6],
-       date '1950-01-01' + (i * 7919 % 18000), timestamptz '2020-01-01 00:00+00' + i * interval '1 minute'
+       date '1950-01-01' + (i::bigint * 7919 % 18000)::int, timestamptz '2020-01-01 00:00+00' + i * interval '1 minute'
   FROM generate_series(1, :n_users) i;
 
 CREATE TABLE addresses (

@@ -10,11 +10,12 @@ LANGUAGE sql IMMUTABLE AS $$
 SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(v) x
 $$;
 
--- Runs `ours` and `base` (SQL text, returning one value) `runs` times each,
--- every run rolled back; `digest` (SQL text) is evaluated after each side's
--- first run, before its rollback. Returns the medians in milliseconds and
+-- Runs `ours` and `base` (SQL text, returning one value) `runs` times each
+-- (after one uncounted warm-up run each when `warmup`), every run rolled back;
+-- `digest` (SQL text) is evaluated after each side's first run, before its
+-- rollback, outside the timed part. Returns the medians in milliseconds and
 -- whether both sides left the same digest.
-CREATE OR REPLACE FUNCTION bench_pair(ours text, base text, digest text, runs int,
+CREATE OR REPLACE FUNCTION bench_pair(ours text, base text, digest text, runs int, warmup boolean,
                                       OUT ours_ms float8, OUT base_ms float8, OUT same boolean,
                                       OUT ours_digest text, OUT base_digest text)
 LANGUAGE plpgsql AS $fn$
@@ -25,14 +26,17 @@ DECLARE
     ms float8;
     d text;
     side text;
+    first_run int := CASE WHEN warmup THEN 0 ELSE 1 END;
 BEGIN
-    FOR i IN 0 .. runs LOOP          -- run 0 warms caches and plans; not counted
+    -- run 0 warms caches and plans and is not counted (skipped for long cases,
+    -- where one run is much longer than any warming)
+    FOR i IN first_run .. runs LOOP
         FOREACH side IN ARRAY CASE WHEN i % 2 = 0 THEN ARRAY['ours', 'base'] ELSE ARRAY['base', 'ours'] END LOOP
             BEGIN
                 t0 := clock_timestamp();
                 EXECUTE CASE side WHEN 'ours' THEN ours ELSE base END;
                 ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
-                IF i = 0 AND digest IS NOT NULL THEN
+                IF i = first_run AND digest IS NOT NULL THEN
                     EXECUTE digest INTO d;
                     IF side = 'ours' THEN ours_digest := d; ELSE base_digest := d; END IF;
                 END IF;
@@ -40,7 +44,7 @@ BEGIN
             EXCEPTION WHEN SQLSTATE 'P0099' THEN
                 NULL;
             END;
-            IF i > 0 THEN
+            IF i > 0 THEN   -- (a run with the digest query counts its own time only)
                 IF side = 'ours' THEN o := o || ms; ELSE b := b || ms; END IF;
             END IF;
         END LOOP;
