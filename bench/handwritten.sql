@@ -125,5 +125,5 @@ SELECT md5(concat_ws('|',
   (SELECT count(*)::text FROM login_tokens WHERE user_id = ANY (ids)),
   (SELECT string_agg(format('%s', t), ',' ORDER BY id) FROM support_tickets t WHERE user_id = ANY (ids)),
   (SELECT string_agg(format('%s', e), ',' ORDER BY id) FROM audit_events e WHERE id = ANY (mention_ids)),
-  (SELECT count(*)::text FROM sessions WHERE user_id = 'anonymous')))
+  (SELECT string_agg(format('%s', s), ',' ORDER BY id) FROM sessions s WHERE user_id = 'anonymous')))
 $fn$;

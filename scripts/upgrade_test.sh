@@ -85,8 +85,10 @@ describe() {
     SELECT t FROM (
       SELECT 'member ' || pg_describe_object(classid, objid, objsubid) AS t FROM members
       UNION ALL SELECT 'function ' || p.oid::regprocedure || ' ' || pg_get_functiondef(p.oid) || ' acl ' || coalesce(p.proacl::text, '-')
+        || ' owner ' || pg_get_userbyid(p.proowner)
         FROM pg_proc p WHERE p.pronamespace = 'forget'::regnamespace AND p.prokind IN ('f', 'p')
       UNION ALL SELECT 'relation ' || c.oid::regclass || ' ' || c.relkind::text || ' acl ' || coalesce(c.relacl::text, '-')
+        || ' owner ' || pg_get_userbyid(c.relowner)
         || coalesce(' view ' || pg_get_viewdef(c.oid), '')
         FROM pg_class c WHERE c.relnamespace = 'forget'::regnamespace
       UNION ALL SELECT 'column ' || a.attrelid::regclass || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
@@ -102,8 +104,13 @@ describe() {
       UNION ALL SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
         WHERE c.relnamespace = 'forget'::regnamespace AND NOT t.tgisinternal
       UNION ALL SELECT 'event trigger ' || evtname || ' ' || evtevent || ' ' || evtfoid::regproc || ' ' || coalesce(evttags::text, '-')
+        || ' enabled ' || evtenabled::text
         FROM pg_event_trigger
       UNION ALL SELECT 'schema acl ' || coalesce(nspacl::text, '-') FROM pg_namespace WHERE nspname = 'forget'
+      UNION ALL SELECT 'comment ' || pg_describe_object(d.classoid, d.objoid, d.objsubid) || ': ' || d.description
+        FROM pg_description d JOIN members m ON m.classid = d.classoid AND m.objid = d.objoid
+      UNION ALL SELECT 'init privs ' || pg_describe_object(i.classoid, i.objoid, i.objsubid) || ' ' || i.privtype::text || ' ' || i.initprivs::text
+        FROM pg_init_privs i JOIN members m ON m.classid = i.classoid AND m.objid = i.objoid
       UNION ALL SELECT 'config dump ' || e.extconfig::regclass[]::text || ' ' || coalesce(e.extcondition::text, '-')
         FROM pg_extension e WHERE extname = 'pg_forget'
       UNION ALL SELECT 'parameter acl ' || parname || ' ' || coalesce(paracl::text, '-') FROM pg_parameter_acl

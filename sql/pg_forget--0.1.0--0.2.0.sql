@@ -32,9 +32,12 @@ BEGIN
     IF pg_catalog.current_setting('check_function_bodies') = 'off' THEN
         RETURN;
     END IF;
-    PERFORM forget._sync_subject_triggers();
-EXCEPTION WHEN OTHERS THEN
-    RAISE WARNING 'pg_forget: could not update its automatic-anonymization triggers: % (%)', SQLERRM, SQLSTATE;
+    -- (in a block of its own: a failure here must not undo the invalidation above)
+    BEGIN
+        PERFORM forget._sync_subject_triggers();
+    EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'pg_forget: could not update its automatic-anonymization triggers: % (%)', SQLERRM, SQLSTATE;
+    END;
 END
 $$;
 

@@ -36,7 +36,7 @@ thread_local! {
     static GENERATION: Cell<u64> = const { Cell::new(0) };
     static REGISTERED: Cell<bool> = const { Cell::new(false) };
     static CATALOG: RefCell<Option<(u64, Rc<CatalogState>)>> = const { RefCell::new(None) };
-    static OWNER: Cell<Option<(u64, pg_sys::Oid)>> = const { Cell::new(None) };
+    static OWNER: Cell<Option<(u64, pg_sys::Oid, bool)>> = const { Cell::new(None) };
     static STATEMENTS: RefCell<HashMap<String, Rc<Statement>>> = RefCell::new(HashMap::new());
 }
 
@@ -61,7 +61,12 @@ fn generation() -> u64 {
         // the functions above have the signatures PostgreSQL calls.
         unsafe {
             pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache), pg_sys::Datum::from(0));
-            for id in [pg_sys::SysCacheIdentifier::NAMESPACEOID, pg_sys::SysCacheIdentifier::TYPEOID, pg_sys::SysCacheIdentifier::OPEROID] {
+            for id in [
+                pg_sys::SysCacheIdentifier::NAMESPACEOID,
+                pg_sys::SysCacheIdentifier::TYPEOID,
+                pg_sys::SysCacheIdentifier::OPEROID,
+                pg_sys::SysCacheIdentifier::EXTENSIONOID,
+            ] {
                 pg_sys::CacheRegisterSyscacheCallback(id as i32, Some(on_syscache), pg_sys::Datum::from(0));
             }
         }
@@ -87,30 +92,45 @@ pub fn catalog_state() -> Rc<CatalogState> {
     if let Some(c) = CATALOG.with(|c| c.borrow().as_ref().filter(|(g, _)| *g == gen).map(|(_, s)| s.clone())) {
         return c;
     }
-    let cat = crate::api::catalog::load_catalog();
+    // read under the latest snapshot: a change committed after the caller's
+    // snapshot was taken, and whose invalidation was taken in above, is seen
+    let stmt = prepared(crate::api::catalog::CATALOG_SQL, &[], true);
+    let doc = stmt.run_latest(Vec::new(), |r| r.get::<pgrx::JsonB>(1)).into_iter().next().flatten();
+    let cat = crate::api::catalog::parse_catalog(doc);
     let analysis = catalog::analyze(&cat);
     let state = Rc::new(CatalogState { cat, analysis });
     // the catalog query itself may have processed invalidations: keep the
     // result under the generation it started from, so a change seen meanwhile
-    // makes the next call read again
-    CATALOG.with(|c| *c.borrow_mut() = Some((gen, state.clone())));
+    // makes the next call read again. The SQL of 0.1.0 (a library updated,
+    // ALTER EXTENSION not yet run) sends no invalidation on COMMENT: no cache.
+    if extension_info().1 {
+        CATALOG.with(|c| *c.borrow_mut() = Some((gen, state.clone())));
+    }
     state
 }
 
 /// The oid of the extension's owner.
 pub fn extension_owner() -> pg_sys::Oid {
+    extension_info().0
+}
+
+/// The extension's owner, and whether its SQL is recent enough (0.2.0 on) for
+/// the catalog to be cached (its event trigger reports COMMENTs).
+fn extension_info() -> (pg_sys::Oid, bool) {
     let gen = generation();
-    if let Some((g, o)) = OWNER.with(|o| o.get()) {
+    if let Some((g, o, ok)) = OWNER.with(|o| o.get()) {
         if g == gen {
-            return o;
+            return (o, ok);
         }
     }
-    let owner: pg_sys::Oid =
-        Spi::get_one::<pg_sys::Oid>("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pg_forget'")
-            .or_raise()
-            .unwrap_or_else(|| raise(ForgetError::WrongState("extension pg_forget is not installed".into())));
-    OWNER.with(|o| o.set(Some((gen, owner))));
-    owner
+    let (owner, version) = Spi::get_two::<pg_sys::Oid, String>(
+        "SELECT extowner, extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_forget'",
+    )
+    .or_raise();
+    let owner = owner.unwrap_or_else(|| raise(ForgetError::WrongState("extension pg_forget is not installed".into())));
+    let ok = version.as_deref() != Some("0.1.0");
+    OWNER.with(|o| o.set(Some((gen, owner, ok))));
+    (owner, ok)
 }
 
 /// One of pg_forget's own statements, prepared once (`SPI_prepare_cursor` +
@@ -149,10 +169,36 @@ impl Row {
     }
 }
 
+/// How a statement sees the database.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Snap {
+    /// a statement that may write: a new command, a new snapshot in READ COMMITTED
+    ReadWrite,
+    /// a query of a STABLE function: the caller's snapshot
+    ReadOnly,
+    /// the latest committed state, as PostgreSQL reads its own catalogs
+    Latest,
+}
+
 impl Statement {
     /// Runs the statement with `args` (one per parameter, in the types it was
     /// prepared with) and maps every result row through `each`.
-    pub fn run<R>(&self, args: Vec<Option<pg_sys::Datum>>, mut each: impl FnMut(&Row) -> R) -> Vec<R> {
+    pub fn run<R>(&self, args: Vec<Option<pg_sys::Datum>>, each: impl FnMut(&Row) -> R) -> Vec<R> {
+        self.exec(args, each, Snap::ReadWrite)
+    }
+
+    /// [`Statement::run`] for a query inside a STABLE function.
+    pub fn run_read_only<R>(&self, args: Vec<Option<pg_sys::Datum>>, each: impl FnMut(&Row) -> R) -> Vec<R> {
+        self.exec(args, each, Snap::ReadOnly)
+    }
+
+    /// [`Statement::run`] under the latest snapshot (for catalog reads, so a
+    /// schema change committed before the call is always seen).
+    fn run_latest<R>(&self, args: Vec<Option<pg_sys::Datum>>, each: impl FnMut(&Row) -> R) -> Vec<R> {
+        self.exec(args, each, Snap::Latest)
+    }
+
+    fn exec<R>(&self, args: Vec<Option<pg_sys::Datum>>, mut each: impl FnMut(&Row) -> R, snap: Snap) -> Vec<R> {
         assert_eq!(args.len(), self.nargs, "pg_forget: argument count of a prepared statement");
         let mut values: Vec<pg_sys::Datum> = args.iter().map(|a| a.unwrap_or(pg_sys::Datum::from(0))).collect();
         let nulls: Vec<std::ffi::c_char> = args.iter().map(|a| if a.is_some() { b' ' } else { b'n' } as _).collect();
@@ -160,7 +206,25 @@ impl Statement {
             // SAFETY: inside an SPI connection; values/nulls have nargs entries;
             // the tuple table is read before the connection is closed
             unsafe {
-                let rc = pg_sys::SPI_execute_plan(self.plan, values.as_mut_ptr(), nulls.as_ptr(), false, 0);
+                let rc = match snap {
+                    Snap::Latest => pg_sys::SPI_execute_snapshot(
+                        self.plan,
+                        values.as_mut_ptr(),
+                        nulls.as_ptr(),
+                        pg_sys::GetLatestSnapshot(),
+                        std::ptr::null_mut(),
+                        false,
+                        false,
+                        0,
+                    ),
+                    _ => pg_sys::SPI_execute_plan(
+                        self.plan,
+                        values.as_mut_ptr(),
+                        nulls.as_ptr(),
+                        snap == Snap::ReadOnly,
+                        0,
+                    ),
+                };
                 if rc < 0 {
                     raise(ForgetError::Internal(format!("SPI_execute_plan returned {rc}")));
                 }

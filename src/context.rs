@@ -63,17 +63,6 @@ pub fn counters() -> Vec<u64> {
     CURRENT.with(|c| c.borrow().as_ref().map(|ctx| ctx.slots.iter().map(|s| s.changed).collect()).unwrap_or_default())
 }
 
-/// Sets the changed-value counters back (an attempt that was rolled back).
-pub fn set_counters(saved: &[u64]) {
-    CURRENT.with(|c| {
-        if let Some(ctx) = c.borrow_mut().as_mut() {
-            for (s, &n) in ctx.slots.iter_mut().zip(saved) {
-                s.changed = n;
-            }
-        }
-    })
-}
-
 fn with_slot<R>(slot: i32, f: impl FnOnce(&mut SlotState, &CallContext) -> R) -> R {
     CURRENT.with(|c| {
         let mut guard = c.borrow_mut();

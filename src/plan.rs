@@ -667,6 +667,9 @@ UNION ALL "),
                 })
                 .collect();
             let filter = match (t.has_cte(), &others) {
+                // a table keyed by ctid: a row updated concurrently gets a new ctid, so
+                // the filter must hold on the row itself (re-checked on its new version)
+                (true, Some(o)) if t.key.is_empty() => format!("({isp} OR {o})"),
                 // the people's rows and the others' rows that mention them, as one set of
                 // keys: each half can use its own index (an OR of both could not)
                 (true, Some(_)) => format!(

@@ -89,15 +89,13 @@ const LOCK_DEADLOCK_TIMEOUT_MS: i32 = 50;
 /// Runs `f(attempt)` in a subtransaction, again (after a rollback of that
 /// subtransaction, which releases its row locks, and a short randomized pause)
 /// when it fails on a lock: a deadlock (40P01) or a busy row under NOWAIT
-/// (55P03). The masking counters of the call are restored before each retry.
+/// (55P03). Each attempt builds its own call context (counters included).
 pub fn retrying_locks<R>(mut f: impl FnMut(u32) -> R) -> Result<R, SubError> {
-    let saved = crate::context::counters();
     let mut attempt = 0;
     loop {
         let r = in_subtransaction_detailed(|| with_deadlock_timeout(LOCK_DEADLOCK_TIMEOUT_MS, || f(attempt)));
         match r {
             Err(e) if (e.sqlstate == "40P01" || e.sqlstate == "55P03") && attempt + 1 < LOCK_TRIES => {
-                crate::context::set_counters(&saved);
                 let base_us = (5_000u64 << attempt.min(7)).min(500_000);
                 let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
                 let jitter = 0.5 + f64::from(nanos % 1000) / 1000.0;

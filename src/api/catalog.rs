@@ -8,11 +8,15 @@ use crate::catalog::{self, Catalog};
 use crate::error::ForgetError;
 use crate::suggest;
 
-const CATALOG_SQL: &str = include_str!("../../sql/catalog.sql");
+pub const CATALOG_SQL: &str = include_str!("../../sql/catalog.sql");
 
 /// Reads the catalog once (one query) into the pure structs.
 pub fn load_catalog() -> Catalog {
-    let doc: Option<JsonB> = Spi::get_one(CATALOG_SQL).or_raise();
+    parse_catalog(Spi::get_one(CATALOG_SQL).or_raise())
+}
+
+/// The catalog query's document as the pure structs.
+pub fn parse_catalog(doc: Option<JsonB>) -> Catalog {
     let doc = doc.unwrap_or_else(|| super::raise(ForgetError::Internal("catalog query returned nothing".into())));
     serde_json::from_value(doc.0).map_err(|e| ForgetError::Internal(format!("catalog document: {e}"))).or_raise()
 }

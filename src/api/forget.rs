@@ -214,63 +214,74 @@ pub fn erase_request(req: &EraseRequest, job: Option<i64>) -> i64 {
     };
     jobs::audit("started", Some(job), &role, &audited);
 
-    let g = gather(&plan, names, &req.keys);
-    let maps = unique_maps(&plan, &g, &hmac, req.person.as_deref());
-    let mut identifiers: Vec<String> = names.clone();
-    identifiers.extend(req.keys.iter().cloned());
-    identifiers.extend(g.identifiers.iter().cloned());
-    let mut seen = HashSet::new();
-    identifiers.retain(|i| !i.is_empty() && seen.insert(i.clone()));
-    let scrubber = Scrubber::try_new(&identifiers)
-        .unwrap_or_else(|e| raise(ForgetError::InvalidArgument(format!("too many identifiers to scrub: {e}"))));
-    // LIKE patterns let an index (pg_trgm) find the rows that mention someone; with
-    // many identifiers one pass of the scrubber per row is cheaper than the patterns
-    let patterns: Option<Vec<String>> =
-        (identifiers.len() <= MAX_LIKE_PATTERNS).then(|| identifiers.iter().map(|i| like_pattern(i)).collect());
-    plan.like_prefilter = patterns.is_some();
-    let ctx_identifiers = identifiers.clone();
-    let ctx = CallContext {
-        retry: req.kind == "retry",
-        hmac: Pseudonymizer::new(&key),
-        prefixes: crate::guc::ip_prefixes(),
-        scrubber,
-        identifiers,
-        slots: plan
-            .slots
-            .iter()
-            .map(|s| SlotState {
-                strategy: s.strategy.clone(),
-                unique: s.unique,
-                unique_map: maps.get(&s.id).cloned(),
-                changed: 0,
-            })
-            .collect(),
+    // One attempt: lock the people's rows (not for a dry run), then read what
+    // the change needs (identifiers, unique replacements, counts) from a
+    // snapshot taken after the locks, then the one statement.
+    let attempt = |plan: &mut Plan, attempt: u32| -> (Gathered, TableResult, CallContext) {
+        if !dry_run {
+            // Lock order: the people's rows, table by table (accounts first, then
+            // the rest in plan order), each in key order. NOWAIT first: while a row
+            // is busy pg_forget holds nothing and waits for nothing, then retries;
+            // later attempts wait, and give way in a deadlock.
+            for pi in plan.lock_order() {
+                let sql = plan.lock_sql(pi, mode, attempt < crate::runner::NOWAIT_TRIES);
+                let args = vec![arg(names.to_vec()), arg(Vec::<String>::new()), arg(req.keys.to_vec())];
+                statement(&sql, 3).run(args, |_| ());
+            }
+        }
+        let g = gather(plan, names, &req.keys);
+        let maps = unique_maps(plan, &g, &hmac, req.person.as_deref());
+        let mut identifiers: Vec<String> = names.clone();
+        identifiers.extend(req.keys.iter().cloned());
+        identifiers.extend(g.identifiers.iter().cloned());
+        let mut seen = HashSet::new();
+        identifiers.retain(|i| !i.is_empty() && seen.insert(i.clone()));
+        let scrubber = Scrubber::try_new(&identifiers)
+            .unwrap_or_else(|e| raise(ForgetError::InvalidArgument(format!("too many identifiers to scrub: {e}"))));
+        // LIKE patterns let an index (pg_trgm) find the rows that mention someone; with
+        // many identifiers one pass of the scrubber per row is cheaper than the patterns
+        let patterns: Option<Vec<String>> =
+            (identifiers.len() <= MAX_LIKE_PATTERNS).then(|| identifiers.iter().map(|i| like_pattern(i)).collect());
+        plan.like_prefilter = patterns.is_some();
+        let ctx_identifiers = identifiers.clone();
+        let ctx = CallContext {
+            retry: req.kind == "retry",
+            hmac: Pseudonymizer::new(&key),
+            prefixes: crate::guc::ip_prefixes(),
+            scrubber,
+            identifiers,
+            slots: plan
+                .slots
+                .iter()
+                .map(|s| SlotState {
+                    strategy: s.strategy.clone(),
+                    unique: s.unique,
+                    unique_map: maps.get(&s.id).cloned(),
+                    changed: 0,
+                })
+                .collect(),
+        };
+        let plan: &Plan = plan;
+        let (results, ctx) = context::with_context(ctx, || {
+            sanitized(&ctx_identifiers, || run_main(plan, mode, dry_run, names, &patterns, &req.keys))
+        });
+        (g, results, ctx)
     };
     // rows this statement deletes from account tables must not queue automatic anonymization
     let erasing = Erasing::start();
-    let (results, ctx) = context::with_context(ctx, || {
-        sanitized(&ctx_identifiers, || {
-            if dry_run {
-                return run_main(&plan, mode, dry_run, names, &patterns, &req.keys);
-            }
-            // Lock order: the people's rows, table by table (accounts first, then
-            // the rest in plan order), each in key order, then the one statement.
-            // NOWAIT first: while a row is busy pg_forget holds nothing and waits
-            // for nothing, then retries; later attempts wait, and give way in a deadlock.
-            let r = crate::runner::retrying_locks(|attempt| {
-                for pi in plan.lock_order() {
-                    let sql = plan.lock_sql(pi, mode, attempt < crate::runner::NOWAIT_TRIES);
-                    statement(&sql, 3).run(vec![arg(names.to_vec()), arg(Vec::<String>::new()), arg(req.keys.to_vec())], |_| ());
-                }
-                run_main(&plan, mode, dry_run, names, &patterns, &req.keys)
-            });
-            r.unwrap_or_else(|e| {
+    let (g, results, ctx) = if dry_run {
+        attempt(&mut plan, 0)
+    } else {
+        let mut names_only = names.clone();
+        names_only.extend(req.keys.iter().cloned());
+        sanitized(&names_only, || {
+            crate::runner::retrying_locks(|n| attempt(&mut plan, n)).unwrap_or_else(|e| {
                 pgrx::pg_sys::panic::ErrorReport::new(super::errcode(&e.sqlstate), e.message, "pg_forget")
                     .report(pgrx::PgLogLevel::ERROR);
                 unreachable!("ERROR does not return")
             })
         })
-    });
+    };
     drop(erasing);
 
     // the report: per masked column, per deleting table, and the names not found
@@ -447,7 +458,7 @@ fn locate_users(
     let plan = Plan::new(&state.cat, &state.analysis);
     let stmt = statement(&plan.locate_sql(), 1);
     let counts: Vec<(String, usize, i64)> = stmt
-        .run(vec![arg(names.clone())], |row| {
+        .run_read_only(vec![arg(names.clone())], |row| {
             (row.get::<String>(1), row.get::<i32>(2).unwrap_or(-1) as usize, row.get::<i64>(3).unwrap_or(0))
         })
         .into_iter()
