@@ -8,6 +8,7 @@
 #              tables), default 1000000,10000000
 #   --runs     timed runs per case, the median is reported (default 5, at least 3)
 #   --no-build skip scripts/setup.sh and `cargo pgrx install --release`
+#   --cases    only these cases, comma-separated (default: all), e.g. erase_1,locate_1
 #
 # Cases, at each scale:
 #   erase_1, erase_100, erase_10000   forget.anonymize_users of 1, 100, 10,000 people
@@ -33,11 +34,13 @@ cd "$(dirname "$0")/.."
 SCALES=1000000,10000000
 RUNS=5
 BUILD=1
+CASES_WANTED=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --scales) SCALES="${2:?--scales needs numbers}"; shift 2 ;;
     --runs) RUNS="${2:?--runs needs a number}"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
+    --cases) CASES_WANTED=",${2:?--cases needs names},"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -127,6 +130,8 @@ echo "bench_header nproc=$(nproc) mem_mib=$mem_mib cpu=${cpu:-unknown} postgresq
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # value of key=... in a result line
 field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+# is case $1 wanted (--cases)?
+want() { [ -z "$CASES_WANTED" ] || [[ "$CASES_WANTED" == *",$1,"* ]]; }
 # one result line: case scale ours baseline unit [extra...]
 emit() {
   local name=$1 scale=$2 ours=$3 base=$4 unit=$5; shift 5
@@ -146,14 +151,17 @@ for SCALE in "${scale_list[@]}"; do
   echo "bench: scale $SCALE: $rows rows in the tagged tables, generated in $(( $(date +%s) - t0 )) s" >&2
 
   for k in 1 100 10000; do
+    want "erase_$k" || continue
     line=$(q -At -v k="$k" -v runs="$RUNS" -f bench/erase.sql | grep '^erase ')
     echo "bench: $line" >&2
     emit "erase_$k" "$rows" "$(field "$line" ours_ms)" "$(field "$line" baseline_ms)" ms \
       "same_result=$(field "$line" same_result) people=$(field "$line" people)"
   done
 
-  line=$(q -At -v runs="$RUNS" -f bench/locate.sql | grep '^locate ')
-  emit locate_1 "$rows" "$(field "$line" ours_ms)" "$(field "$line" baseline_ms)" ms
+  if want locate_1; then
+    line=$(q -At -v runs="$RUNS" -f bench/locate.sql | grep '^locate ')
+    emit locate_1 "$rows" "$(field "$line" ours_ms)" "$(field "$line" baseline_ms)" ms
+  fi
 
   # jobs: the people and networks of each case, then fresh data before every run
   CASES=(
@@ -162,11 +170,13 @@ for SCALE in "${scale_list[@]}"; do
   )
   for c in "${CASES[@]}"; do
     read -r name pct start end prefix <<<"$c"
+    want "$name" || want job_memory || continue
     q -At -v case="$name" -v pct="$pct" -v start_ts="$start" -v end_ts="$end" -v net_prefix="$prefix" \
       -f bench/sessions_choose.sql >&2
   done
   for c in "${CASES[@]}"; do
     read -r name _ <<<"$c"
+    want "$name" || continue
     ours=(); base=(); jrows=""
     for run in $(seq 1 "$RUNS"); do
       q -f bench/sessions_reset.sql >/dev/null
@@ -185,6 +195,7 @@ for SCALE in "${scale_list[@]}"; do
   done
 
   # peak memory of the largest job, each side in a fresh session on fresh data
+  want job_memory || continue
   q -f bench/sessions_reset.sql >/dev/null
   m_ours=$(q -At -v case=job_10pct -v side=ours -f bench/memory.sql | grep '^memory ')
   q -f bench/sessions_reset.sql >/dev/null
@@ -194,6 +205,7 @@ for SCALE in "${scale_list[@]}"; do
 done
 
 # the masking functions, once: their cost does not depend on the database
+want mask_ip || want pseudonym || want mask_email || want redact_json || { echo "bench_total wall_s=$(( $(date +%s) - T_START ))"; exit 0; }
 echo "bench: masking functions over 1,000,000 values" >&2
 while read -r line; do
   name=$(awk '{ print $2 }' <<<"$line")

@@ -758,6 +758,22 @@ pub fn value_match(alias: &str, c: &TaggedColumn, values: &str) -> String {
     }
 }
 
+/// The `ILIKE` patterns that find every text mentioning one of the
+/// identifiers: one per identifier, leaving out an identifier that contains
+/// another one (`alice@example.com` when `alice` is there), whose pattern
+/// would match nothing more. Fewer and more selective patterns: an e-mail's
+/// common trigrams (`com`, `exa`) cost a pg_trgm index most of its work.
+pub fn like_patterns(identifiers: &[String]) -> Vec<String> {
+    identifiers
+        .iter()
+        .enumerate()
+        .filter(|(i, id)| {
+            !identifiers.iter().enumerate().any(|(j, o)| j != *i && !o.is_empty() && id.contains(o.as_str()) && (o != *id || j < *i))
+        })
+        .map(|(_, id)| like_pattern(id))
+        .collect()
+}
+
 /// `%<identifier with % _ \ escaped>%`: a LIKE pattern that finds the identifier anywhere.
 pub fn like_pattern(id: &str) -> String {
     let mut p = String::with_capacity(id.len() + 2);
@@ -942,6 +958,15 @@ mod tests {
         assert!(p.existing_names_sql(0).contains(
             "EXISTS (SELECT 1 FROM ONLY \"app\".\"users\" t WHERE (t.\"username\" OPERATOR(pg_catalog.=) n.name"
         ));
+    }
+
+    #[test]
+    fn like_patterns_leave_out_identifiers_that_contain_another() {
+        let ids: Vec<String> =
+            ["alice@example.com", "alice", "bob", "BOB", "bob", "carol_x"].iter().map(|s| s.to_string()).collect();
+        // ILIKE '%alice%' already finds every text with alice@example.com in it
+        assert_eq!(like_patterns(&ids), vec!["%alice%", "%bob%", "%BOB%", r"%carol\_x%"]);
+        assert!(like_patterns(&[]).is_empty());
     }
 
     #[test]

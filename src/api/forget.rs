@@ -14,7 +14,7 @@ use crate::error::ForgetError;
 use crate::jobs::{self, ReportRow};
 use crate::mask::hmac::{Pseudonymizer, REPLACEMENT};
 use crate::mask::text::Scrubber;
-use crate::plan::{like_pattern, Mode, Plan};
+use crate::plan::{like_patterns, Mode, Plan};
 use crate::sql::ident;
 use crate::tags::{Role, Strategy};
 
@@ -241,7 +241,7 @@ pub fn erase_request(req: &EraseRequest, job: Option<i64>) -> i64 {
         // LIKE patterns let an index (pg_trgm) find the rows that mention someone; with
         // many identifiers one pass of the scrubber per row is cheaper than the patterns
         let patterns: Option<Vec<String>> =
-            (identifiers.len() <= MAX_LIKE_PATTERNS).then(|| identifiers.iter().map(|i| like_pattern(i)).collect());
+            (identifiers.len() <= MAX_LIKE_PATTERNS).then(|| like_patterns(&identifiers));
         plan.like_prefilter = patterns.is_some();
         let ctx_identifiers = identifiers.clone();
         let ctx = CallContext {
