@@ -201,7 +201,7 @@ for SCALE in "${scale_list[@]}"; do
   q -f bench/sessions_reset.sql >/dev/null
   m_base=$(q -At -v case=job_10pct -v side=base -f bench/memory.sql | grep '^memory ')
   emit job_memory "$rows" "$(field "$m_ours" vmhwm_kb)" "$(field "$m_base" vmhwm_kb)" kB \
-    "case=job_10pct ours_rssanon_kb=$(field "$m_ours" rssanon_kb) baseline_rssanon_kb=$(field "$m_base" rssanon_kb)"
+    "job=job_10pct ours_rssanon_kb=$(field "$m_ours" rssanon_kb) baseline_rssanon_kb=$(field "$m_base" rssanon_kb)"
 done
 
 # the masking functions, once: their cost does not depend on the database
