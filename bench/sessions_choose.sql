@@ -39,7 +39,7 @@ WHERE before < :target - :net_rows;
 INSERT INTO bench_case (name, start_ts, end_ts, users, nets, expected)
 SELECT :'case', :'start_ts', :'end_ts', u.users, n.nets,
        (SELECT count(*) FROM bench_source s
-         WHERE (s.user_id = ANY (u.users) OR s.ip <<= ANY (n.nets))
+         WHERE (s.user_id IN (SELECT user_id FROM chosen_users) OR s.ip <<= ANY (n.nets))
            AND s.started_at BETWEEN :'start_ts' AND :'end_ts')
   FROM (SELECT coalesce(array_agg(user_id ORDER BY user_id), '{}') AS users FROM chosen_users) AS u,
        (SELECT coalesce(array_agg(net ORDER BY net), '{}') AS nets FROM chosen_nets) AS n;
