@@ -18,6 +18,15 @@ STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'mask_ip_wrapper';
 
+-- _mask_inet, like mask_ip, works on inet's bytes (src/context.rs); the definition is the one of 0.1.0
+CREATE  FUNCTION "_mask_inet"(
+	"val" inet, /* Option < Inet > */
+	"slot" INT /* i32 */
+) RETURNS inet /* Option < Inet > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_mask_inet_wrapper';
+
 -- redact_json walks the binary jsonb with PostgreSQL's iterator (src/api/mask.rs)
 CREATE FUNCTION forget.redact_json(doc jsonb, keys text[], replacement text DEFAULT 'anonymous')
 RETURNS jsonb

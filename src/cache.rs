@@ -157,6 +157,11 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row of an SPI tuple table (read while it exists).
+    pub(crate) fn new(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc) -> Row {
+        Row { tuple, desc }
+    }
+
     /// Column `col` (1-based), copied out of SPI's memory.
     pub fn get<T: pgrx::datum::FromDatum>(&self, col: i32) -> Option<T> {
         let mut isnull = false;

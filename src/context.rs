@@ -9,7 +9,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use pgrx::prelude::*;
-use pgrx::Inet;
 
 use crate::api::raise;
 use crate::error::ForgetError;
@@ -164,25 +163,39 @@ fn _mask_json(val: Option<&str>, slot: i32, person: bool) -> Option<String> {
     }))
 }
 
-/// Internal: the masked value of an inet/cidr column.
-#[pg_extern(volatile, parallel_unsafe)]
-fn _mask_inet(val: Option<Inet>, slot: i32) -> Option<Inet> {
-    let v = val?;
-    Some(with_slot(slot, |s, ctx| {
+/// V1 function info for `_mask_inet_wrapper`.
+#[no_mangle]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo__mask_inet_wrapper() -> &'static pg_sys::Pg_finfo_record {
+    const V1_API: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1_API
+}
+
+/// Internal: `forget._mask_inet(val inet, slot int) RETURNS inet` (defined in
+/// `sql/finalize.sql`), the masked value of an inet/cidr column, on inet's
+/// bytes (no text conversion: it runs once per masked row).
+///
+/// # Safety
+/// Called by PostgreSQL's fmgr with the arguments of that definition.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn _mask_inet_wrapper(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    let args = (*fcinfo).args.as_slice((*fcinfo).nargs as usize);
+    let (Some(val), Some(slot)) = (args.first().filter(|a| !a.isnull), args.get(1).filter(|a| !a.isnull)) else {
+        (*fcinfo).isnull = true;
+        return pg_sys::Datum::from(0);
+    };
+    with_slot(slot.value.value() as i32, |s, ctx| {
         let (v4, v6) = match &s.strategy {
             Strategy::Ip { v4, v6 } => (v4.unwrap_or(ctx.prefixes.0), v6.unwrap_or(ctx.prefixes.1)),
             _ => ctx.prefixes,
         };
-        let net: ipnet::IpNet =
-            v.0.parse::<ipnet::IpNet>()
-                .or_else(|_| v.0.parse::<std::net::IpAddr>().map(Into::into))
-                .unwrap_or_else(|_| raise(ForgetError::Internal("unreadable inet value".into())));
-        let masked = ip::mask_net(net, v4, v6);
-        if masked != net {
+        let (out, changed) = crate::api::mask::mask_inet_datum(val.value, v4, v6);
+        if changed {
             s.changed += 1;
         }
-        Inet(masked.to_string())
-    }))
+        out
+    })
 }
 
 /// Internal: would this other person's scrub or JSON value change?

@@ -122,12 +122,15 @@ pub fn audit(action: &str, job_id: Option<i64>, role: &str, pseudonyms: &[String
         return;
     }
     use pg_sys::BuiltinOid::*;
+    // in order: thousands of random pseudonyms go into the index on them page after page
+    let mut sorted = pseudonyms.to_vec();
+    sorted.sort_unstable();
     as_owner(|| {
         exec::<i64>(
             "INSERT INTO forget.audit_log (action, job_id, role_name, subject_pseudonym)
              SELECT $1, $2, $3, p FROM pg_catalog.unnest($4::text[]) AS p",
             &[TEXTOID, INT8OID, TEXTOID, TEXTARRAYOID],
-            vec![arg(action), arg(job_id), arg(role), arg(pseudonyms.to_vec())],
+            vec![arg(action), arg(job_id), arg(role), arg(sorted)],
         )
     });
 }

@@ -20,6 +20,7 @@ pub mod unique;
 pub mod api;
 pub mod cache;
 pub mod context;
+pub mod cursor;
 pub mod guc;
 pub mod jobs;
 pub mod key;

@@ -768,7 +768,10 @@ pub fn like_patterns(identifiers: &[String]) -> Vec<String> {
         .iter()
         .enumerate()
         .filter(|(i, id)| {
-            !identifiers.iter().enumerate().any(|(j, o)| j != *i && !o.is_empty() && id.contains(o.as_str()) && (o != *id || j < *i))
+            !identifiers
+                .iter()
+                .enumerate()
+                .any(|(j, o)| j != *i && !o.is_empty() && id.contains(o.as_str()) && (o != *id || j < *i))
         })
         .map(|(_, id)| like_pattern(id))
         .collect()

@@ -13,7 +13,9 @@ use pgrx::PgTryBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{raise, OrRaise};
+use crate::cache::arg;
 use crate::context::{self, CallContext, SlotState};
+use crate::cursor::HeldCursor;
 use crate::error::ForgetError;
 use crate::jobs::{self, as_owner, as_role, ReportRow};
 use crate::mask::hmac::Pseudonymizer;
@@ -40,6 +42,8 @@ impl Driver {
                     pg_sys::SPI_commit();
                 }
                 Driver::Worker => {
+                    // keep the job's cursors (SPI_commit does this for the procedure)
+                    pg_sys::HoldPinnedPortals();
                     if pg_sys::ActiveSnapshotSet() {
                         pg_sys::PopActiveSnapshot();
                     }
@@ -97,7 +101,10 @@ pub fn retrying_locks<R>(mut f: impl FnMut(u32) -> R) -> Result<R, SubError> {
         match r {
             Err(e) if (e.sqlstate == "40P01" || e.sqlstate == "55P03") && attempt + 1 < LOCK_TRIES => {
                 let base_us = (5_000u64 << attempt.min(7)).min(500_000);
-                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(0);
                 let jitter = 0.5 + f64::from(nanos % 1000) / 1000.0;
                 // SAFETY: sleeping and checking for interrupts (cancel, terminate) between attempts
                 unsafe {
@@ -154,9 +161,10 @@ fn in_subtransaction_detailed<R>(f: impl FnOnce() -> R) -> Result<R, SubError> {
         .catch_others(|e| {
             pg_sys::MemoryContextSwitchTo(cx);
             let msg = match &e {
-                pg_sys::panic::CaughtError::PostgresError(r) | pg_sys::panic::CaughtError::ErrorReport(r) => {
-                    SubError { sqlstate: crate::api::sqlstate_text(r.sql_error_code()), message: r.message().to_string() }
-                }
+                pg_sys::panic::CaughtError::PostgresError(r) | pg_sys::panic::CaughtError::ErrorReport(r) => SubError {
+                    sqlstate: crate::api::sqlstate_text(r.sql_error_code()),
+                    message: r.message().to_string(),
+                },
                 pg_sys::panic::CaughtError::RustPanic { ereport, .. } => {
                     SubError { sqlstate: "XX000".into(), message: format!("internal error: {}", ereport.message()) }
                 }
@@ -186,6 +194,7 @@ pub struct SessionParams {
 pub struct Progress {
     #[serde(default)]
     pub tables: HashMap<String, TableProgress>,
+    /// written by 0.1.0 and 0.2.0, which counted the rows once per job; read and ignored
     #[serde(default)]
     pub counted: bool,
 }
@@ -293,14 +302,15 @@ fn job_role(job: &Claimed) -> Result<pg_sys::Oid, String> {
 
 fn run_one(driver: Driver, job: Claimed) {
     let subjects = job_subjects(job.id);
-    let ids: Vec<String> = subjects.iter().map(|(_, v)| v.clone()).collect();
-    let scrub = Scrubber::try_new(&ids).unwrap_or_else(|_| Scrubber::new::<&str>(&[]));
     let r = job_role(&job).and_then(|role| match job.kind.as_str() {
         "session" => run_session(driver, &job, &subjects, role),
         "auto" => run_auto(driver, &job, &subjects, role),
         k => Err(format!("jobs of kind {k} cannot be run by this version of pg_forget")),
     });
     if let Err(m) = r {
+        // the error text loses the job's identifiers (built only now: thousands take a while)
+        let ids: Vec<String> = subjects.iter().map(|(_, v)| v.clone()).collect();
+        let scrub = Scrubber::try_new(&ids).unwrap_or_else(|_| Scrubber::new::<&str>(&[]));
         fail(driver, job.id, &m, &scrub);
     }
 }
@@ -360,8 +370,13 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
         retry: false,
         hmac: Pseudonymizer::new(&key),
         prefixes: crate::guc::ip_prefixes(),
-        // an additional field tagged scrub or json loses the job's user ids
-        scrubber: Scrubber::try_new(&users).unwrap_or_else(|_| Scrubber::new::<&str>(&[])),
+        // an additional field tagged scrub loses the job's user ids (built only then:
+        // thousands of ids take a while)
+        scrubber: if plan.slots.iter().any(|s| s.strategy == crate::tags::Strategy::Scrub) {
+            Scrubber::try_new(&users).unwrap_or_else(|_| Scrubber::new::<&str>(&[]))
+        } else {
+            Scrubber::new::<&str>(&[])
+        },
         identifiers: users.clone(),
         slots: plan
             .slots
@@ -370,84 +385,135 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
             .collect(),
     };
     let (result, ctx) = context::with_context(ctx, || -> Result<bool, String> {
-        // rows matched: counted once, when the job first runs
-        if !progress.counted {
-            let total = in_subtransaction(|| {
-                as_role(role, || {
-                    pin_timezone(&params);
-                    let mut total = 0i64;
-                    for i in 0..plan.tables.len() {
-                        let n = Spi::get_one_with_args::<i64>(
-                            &plan.count_sql(i),
-                            &[
-                                params.start.clone().into(),
-                                params.end.clone().into(),
-                                users.clone().into(),
-                                ips.clone().into(),
-                            ],
-                        )
-                        .or_raise()
-                        .unwrap_or(0);
-                        total += n;
+        // the rows each table has left: one cursor per table, opened (and counted)
+        // here, kept across the batches' commits, read batch by batch
+        let names: Vec<String> = plan.tables.iter().map(|t| format!("{}.{}", t.schema, t.name)).collect();
+        let mut cursors: Vec<Option<HeldCursor>> = Vec::new();
+        let opened = in_subtransaction(|| {
+            as_role(role, || {
+                pin_timezone(&params);
+                batch_settings(false);
+                let window = time_window(&params);
+                let mut left = 0i64;
+                let mut open = Vec::new();
+                for (i, name) in names.iter().enumerate() {
+                    let tp = progress.tables.get(name).cloned().unwrap_or_default();
+                    if tp.done {
+                        open.push(None);
+                        continue;
                     }
-                    total
-                })
-            })?;
-            progress.counted = true;
-            save_progress(job.id, &progress, rows_done, Some(total + rows_done));
-            driver.commit();
-        }
+                    let c = HeldCursor::open(
+                        &format!("pg_forget_job_{}_{i}", job.id),
+                        &plan.cursor_sql(i),
+                        &[
+                            pg_sys::TIMESTAMPTZOID,
+                            pg_sys::TIMESTAMPTZOID,
+                            pg_sys::TEXTARRAYOID,
+                            pg_sys::TEXTARRAYOID,
+                            pg_sys::TEXTARRAYOID,
+                        ],
+                        vec![window.0, window.1, arg(users.clone()), arg(ips.clone()), arg(tp.last.clone())],
+                    );
+                    // keys, tid, count
+                    let ncols = plan.tables[i].key.len() as i32 + 2;
+                    left += c.fetch(1, |r| r.get::<i64>(ncols).unwrap_or(0)).first().copied().unwrap_or(0);
+                    open.push(Some(c));
+                }
+                (open, left)
+            })
+        });
+        let (open, left) = match opened {
+            Ok(v) => v,
+            Err(e) => return Err(e),
+        };
+        cursors.extend(open);
+        save_progress(job.id, &progress, rows_done, Some(rows_done + left));
+        // the cursors' rows are kept from here on
+        driver.commit();
+        let close_all = |cursors: &mut Vec<Option<HeldCursor>>| {
+            for c in cursors.iter_mut() {
+                if let Some(c) = c.take() {
+                    c.close();
+                }
+            }
+        };
+        let mut types =
+            vec![pg_sys::TIMESTAMPTZOID, pg_sys::TIMESTAMPTZOID, pg_sys::TEXTARRAYOID, pg_sys::TEXTARRAYOID];
         for i in 0..plan.tables.len() {
-            let t = &plan.tables[i];
-            let name = format!("{}.{}", t.schema, t.name);
+            let Some(cursor) = cursors[i].take() else { continue };
+            // the keys and the tid
+            let ncols = plan.tables[i].key.len() + 1;
+            let sql = plan.batch_sql(i);
             loop {
                 if crate::worker::stopping(driver) {
+                    cursor.close();
+                    close_all(&mut cursors);
                     return Ok(false);
                 }
-                let tp = progress.tables.entry(name.clone()).or_default();
-                if tp.done {
-                    break;
-                }
-                let last = tp.last.clone();
-                let sql = plan.batch_sql(i);
+                // the batch's keys and arguments live in a memory context of their own
+                // SAFETY: a child of the current context, deleted below
+                let (mcx, outer) = unsafe {
+                    let mcx = pg_sys::AllocSetContextCreateInternal(
+                        pg_sys::CurrentMemoryContext,
+                        c"pg_forget batch".as_ptr(),
+                        pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+                        pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+                        pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+                    );
+                    (mcx, pg_sys::MemoryContextSwitchTo(mcx))
+                };
                 let r = in_subtransaction(|| {
                     as_role(role, || {
                         pin_timezone(&params);
-                        Spi::connect_mut(|c| {
-                            let tab = c.update(
-                                &sql,
-                                None,
-                                &[
-                                    params.start.clone().into(),
-                                    params.end.clone().into(),
-                                    users.clone().into(),
-                                    ips.clone().into(),
-                                    last.clone().into(),
-                                    batch.into(),
-                                ],
-                            )?;
-                            let row = tab.first();
-                            let selected: i64 = row.get(1)?.unwrap_or(0);
-                            let updated: i64 = row.get(2)?.unwrap_or(0);
-                            let new_last: Option<Vec<String>> = row.get(3)?;
-                            Ok::<_, pgrx::spi::SpiError>((selected, updated, new_last))
-                        })
-                        .or_raise()
+                        let window = time_window(&params);
+                        let keys = cursor.fetch_arrays(batch, ncols);
+                        if keys.rows == 0 {
+                            return (0usize, 0i64, None);
+                        }
+                        // each key looked up through an index, never a scan of the whole table
+                        batch_settings(true);
+                        types.truncate(4);
+                        types.extend(keys.arrays.iter().map(|(t, _)| *t));
+                        let mut args = vec![window.0, window.1, arg(users.clone()), arg(ips.clone())];
+                        args.extend(keys.arrays.iter().map(|(_, d)| Some(*d)));
+                        let out = crate::cursor::execute_with_args(&sql, &types, &args, |row| {
+                            (row.get::<i64>(1).unwrap_or(0), row.get::<Vec<String>>(2))
+                        });
+                        let (updated, last) = out.into_iter().next().unwrap_or((0, None));
+                        (keys.rows, updated, last)
                     })
-                })?;
-                let (selected, updated, new_last) = r;
+                });
+                // SAFETY: back to the context of before; nothing allocated in mcx is used after this
+                unsafe {
+                    pg_sys::MemoryContextSwitchTo(outer);
+                    pg_sys::MemoryContextDelete(mcx);
+                }
+                let (read, updated, new_last) = match r {
+                    Ok(v) => v,
+                    Err(e) => {
+                        cursor.close();
+                        close_all(&mut cursors);
+                        return Err(e);
+                    }
+                };
                 rows_done += updated;
-                let tp = progress.tables.entry(name.clone()).or_default();
+                let tp = progress.tables.entry(names[i].clone()).or_default();
                 if let Some(l) = new_last {
                     tp.last = Some(l);
                 }
-                if selected < batch {
+                if (read as i64) < batch {
                     tp.done = true;
                 }
+                let done = tp.done;
                 save_progress(job.id, &progress, rows_done, None);
                 driver.commit();
+                if done {
+                    cursor.close();
+                    break;
+                }
             }
         }
+        close_all(&mut cursors);
         Ok(true)
     });
     if !result? {
@@ -543,6 +609,36 @@ fn run_auto(driver: Driver, job: &Claimed, subjects: &[(String, String)], role: 
     })?;
     driver.commit();
     Ok(())
+}
+
+/// For the rest of this transaction (or of the role switch around it): no JIT
+/// compilation, which costs more than the expressions of a job's statements
+/// gain from it, and with `lookups`, no hash or merge joins, so that a batch
+/// finds its rows through an index one key at a time.
+fn batch_settings(lookups: bool) {
+    let sql = if lookups {
+        "SELECT pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_hashjoin', 'off', true), \
+                pg_catalog.set_config('enable_mergejoin', 'off', true)"
+    } else {
+        "SELECT pg_catalog.set_config('jit', 'off', true)"
+    };
+    Spi::run(sql).or_raise();
+}
+
+/// The job's window as timestamptz values, read in the queueing session's
+/// TimeZone (call [`pin_timezone`] first). Passed to the statements as
+/// values, not text: a text cast to timestamptz depends on the TimeZone, so
+/// PostgreSQL would read the text again for every row.
+fn time_window(params: &SessionParams) -> (Option<pg_sys::Datum>, Option<pg_sys::Datum>) {
+    let read = |t: &str| {
+        Spi::get_one_with_args::<pgrx::datum::TimestampWithTimeZone>(
+            "SELECT $1::pg_catalog.timestamptz",
+            &[t.to_string().into()],
+        )
+        .or_raise()
+        .and_then(|v| v.into_datum())
+    };
+    (read(&params.start), read(&params.end))
 }
 
 /// The queueing session's TimeZone for the rest of this transaction (a batch).

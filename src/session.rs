@@ -247,42 +247,69 @@ impl SessionPlan {
         )
     }
 
-    /// Rows the job will mask in table `i` (counted once, when the job starts).
-    pub fn count_sql(&self, i: usize) -> String {
+    /// The rows of table `i` the job will mask, after the last key done
+    /// (`$5`, NULL at the start), read once per job run through a cursor (see
+    /// `crate::cursor`). The first row carries their count in its last column
+    /// (no first row: nothing left); then come their keys, in key order, which
+    /// the batches read `batch_size` at a time.
+    pub fn cursor_sql(&self, i: usize) -> String {
         let t = &self.tables[i];
-        format!("SELECT count(*) FROM {} t WHERE {}", t.from, self.matches(t))
-    }
-
-    /// One batch of table `i`: selects the next `$6` matching rows after key
-    /// `$5`, masks them, and returns `(rows selected, rows updated, last key)`.
-    pub fn batch_sql(&self, i: usize) -> String {
-        let t = &self.tables[i];
-        let from = &t.from;
         let keys: Vec<&str> = t.key.iter().map(|(e, _)| e.as_str()).collect();
         let aliases: Vec<String> = (0..t.key.len()).map(|k| format!("k{k}")).collect();
         let sel: Vec<String> = keys.iter().zip(&aliases).map(|(e, a)| format!("{e} AS {a}")).collect();
         let after: Vec<String> = t.key.iter().enumerate().map(|(k, (_, ty))| format!("$5[{}]::{ty}", k + 1)).collect();
-        let b_cols: Vec<String> = aliases.iter().map(|a| format!("b.{a}")).collect();
+        format!(
+            "WITH m AS MATERIALIZED (SELECT {sel}, t.ctid AS tid FROM {from} t WHERE {m} AND ($5::pg_catalog.text[] IS NULL OR ({keys}) > ({after})))\n\
+             (SELECT {aliases}, tid, (SELECT pg_catalog.count(*) FROM m) FROM m LIMIT 1)\n\
+             UNION ALL\n\
+             (SELECT {aliases}, tid, NULL FROM m ORDER BY {aliases})",
+            sel = sel.join(", "),
+            from = t.from,
+            m = self.matches(t),
+            keys = keys.join(", "),
+            after = after.join(", "),
+            aliases = aliases.join(", "),
+        )
+    }
+
+    /// One batch of table `i`: masks the rows whose keys are in the arrays
+    /// `$5`, `$6`, ... (one per key column, read from the cursor, in key order)
+    /// and still match, and returns `(rows updated, last key as text)`. The keys
+    /// are looked up one by one (the runner turns hash and merge joins off), so
+    /// a batch costs what its rows cost, whatever the size of the table. They
+    /// are looked up in the order of the rows' places in the table when the
+    /// cursor read them (the last array, of `tid`s): page after page, as a
+    /// bitmap scan would. Only the order: a row that moved is still found.
+    pub fn batch_sql(&self, i: usize) -> String {
+        let t = &self.tables[i];
+        let keys: Vec<&str> = t.key.iter().map(|(e, _)| e.as_str()).collect();
+        let mut arrays: Vec<String> =
+            t.key.iter().enumerate().map(|(k, (_, ty))| format!("pg_catalog.unnest(${}::{ty}[])", k + 5)).collect();
+        arrays.push(format!("pg_catalog.unnest(${}::pg_catalog.tid[])", t.key.len() + 5));
+        let aliases: Vec<String> = (0..t.key.len()).map(|k| format!("b.k{k}")).collect();
+        let mut names: Vec<String> = (0..t.key.len()).map(|k| format!("k{k}")).collect();
+        names.push("tid".into());
         // the last key as text that reads back the same whatever the session's DateStyle
-        let b_text: Vec<String> = aliases.iter().map(|a| format!("pg_catalog.to_json(b.{a}) #>> '{{}}'")).collect();
-        let b_desc: Vec<String> = aliases.iter().map(|a| format!("b.{a} DESC")).collect();
+        let last: Vec<String> = (0..t.key.len())
+            .map(|k| format!("pg_catalog.to_json(${n}[pg_catalog.array_upper(${n}, 1)]) #>> '{{}}'", n = k + 5))
+            .collect();
         let sets: Vec<String> = t
             .slots
             .iter()
             .map(|&s| format!("{} = {}", ident(&self.slots[s].column), new_value(&self.slots[s], "true")))
             .collect();
         format!(
-            "WITH b AS (SELECT {sel} FROM {from} t WHERE {m} AND ($5::text[] IS NULL OR ({keys}) > ({after})) ORDER BY {keys} LIMIT $6),\n\
-             u AS (UPDATE {from} t SET {sets} FROM b WHERE ({keys}) = ({bcols}) AND ($5::text[] IS NULL OR ({keys}) > ({after})) RETURNING 1)\n\
-             SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM u), (SELECT ARRAY[{btext}] FROM b ORDER BY {bdesc} LIMIT 1)",
-            sel = sel.join(", "),
-            m = self.matches(t),
-            keys = keys.join(", "),
-            after = after.join(", "),
+            "WITH u AS (UPDATE {from} t SET {sets} FROM (SELECT * FROM ROWS FROM ({arrays}) AS b({names}) ORDER BY tid) AS b\n\
+             WHERE ({keys}) = ({aliases}) AND {m} RETURNING 1)\n\
+             SELECT (SELECT pg_catalog.count(*) FROM u), ARRAY[{last}]",
+            from = t.from,
             sets = sets.join(", "),
-            bcols = b_cols.join(", "),
-            btext = b_text.join(", "),
-            bdesc = b_desc.join(", "),
+            arrays = arrays.join(", "),
+            names = names.join(", "),
+            keys = keys.join(", "),
+            aliases = aliases.join(", "),
+            m = self.matches(t),
+            last = last.join(", "),
         )
     }
 }
@@ -358,24 +385,43 @@ mod tests {
     }
 
     #[test]
-    fn batch_statement_is_keyset_paginated_and_masks_once() {
+    fn cursor_reads_the_rows_after_the_last_key_once_in_key_order() {
+        let cat = sessions_catalog();
+        let a = analyze(&cat);
+        let p = SessionPlan::new(&cat, &a, &[]).unwrap();
+        let sql = p.cursor_sql(0);
+        assert!(sql.contains(r#"t."started_at" BETWEEN $1::timestamptz AND $2::timestamptz AND (t."user_id" OPERATOR(pg_catalog.=) ANY($3::"pg_catalog"."text"[]) OR t."ip"::inet <<= ANY($4::inet[]))"#), "{sql}");
+        assert!(
+            sql.contains(r#"($5::pg_catalog.text[] IS NULL OR (t."started_at", t."id") > ($5[1]::"pg_catalog"."timestamptz", $5[2]::"pg_catalog"."int8"))"#),
+            "{sql}"
+        );
+        assert!(sql.starts_with("WITH m AS MATERIALIZED (SELECT t.\"started_at\" AS k0, t.\"id\" AS k1, t.ctid AS tid FROM ONLY \"app\".\"sessions\" t"), "{sql}");
+        // the count first, then the keys in order
+        assert!(sql.contains("(SELECT k0, k1, tid, (SELECT pg_catalog.count(*) FROM m) FROM m LIMIT 1)\nUNION ALL\n(SELECT k0, k1, tid, NULL FROM m ORDER BY k0, k1)"), "{sql}");
+    }
+
+    #[test]
+    fn batch_statement_masks_the_rows_of_its_keys_that_still_match() {
         let cat = sessions_catalog();
         let a = analyze(&cat);
         let p = SessionPlan::new(&cat, &a, &[]).unwrap();
         let sql = p.batch_sql(0);
-        assert!(sql.contains(r#"t."started_at" BETWEEN $1::timestamptz AND $2::timestamptz AND (t."user_id" OPERATOR(pg_catalog.=) ANY($3::"pg_catalog"."text"[]) OR t."ip"::inet <<= ANY($4::inet[]))"#), "{sql}");
-        assert!(
-            sql.contains(r#"($5::text[] IS NULL OR (t."started_at", t."id") > ($5[1]::"pg_catalog"."timestamptz", $5[2]::"pg_catalog"."int8")) ORDER BY t."started_at", t."id" LIMIT $6"#),
-            "{sql}"
-        );
         assert!(
             sql.contains(
                 r#"UPDATE ONLY "app"."sessions" t SET "user_id" = forget._mask_text(t."user_id"::text, 0, true)"#
             ),
             "{sql}"
         );
-        assert!(sql.contains("FROM b WHERE (t.\"started_at\", t.\"id\") = (b.k0, b.k1)"), "{sql}");
-        assert!(p.count_sql(0).starts_with("SELECT count(*) FROM ONLY \"app\".\"sessions\" t WHERE"));
+        assert!(
+            sql.contains(r#"FROM (SELECT * FROM ROWS FROM (pg_catalog.unnest($5::"pg_catalog"."timestamptz"[]), pg_catalog.unnest($6::"pg_catalog"."int8"[]), pg_catalog.unnest($7::pg_catalog.tid[])) AS b(k0, k1, tid) ORDER BY tid) AS b"#),
+            "{sql}"
+        );
+        // the match is checked again: a row changed since the cursor read it
+        assert!(
+            sql.contains(r#"WHERE (t."started_at", t."id") = (b.k0, b.k1) AND t."started_at" BETWEEN $1::timestamptz"#),
+            "{sql}"
+        );
+        assert!(sql.contains("ARRAY[pg_catalog.to_json($5[pg_catalog.array_upper($5, 1)]) #>> '{}', pg_catalog.to_json($6[pg_catalog.array_upper($6, 1)]) #>> '{}']"), "{sql}");
     }
 
     #[test]

@@ -39,9 +39,7 @@ pub extern "C" fn pg_finfo_mask_ip_wrapper() -> &'static pg_sys::Pg_finfo_record
 pub unsafe extern "C-unwind" fn mask_ip_wrapper(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     let nargs = (*fcinfo).nargs as usize;
     let args = (*fcinfo).args.as_slice(nargs);
-    let int_arg = |i: usize| -> Option<i32> {
-        args.get(i).filter(|a| !a.isnull).map(|a| a.value.value() as i32)
-    };
+    let int_arg = |i: usize| -> Option<i32> { args.get(i).filter(|a| !a.isnull).map(|a| a.value.value() as i32) };
     let (d4, d6) = crate::guc::ip_prefixes();
     let v4 = prefix(int_arg(1), 32, d4, "v4_prefix");
     let v6 = prefix(int_arg(2), 128, d6, "v6_prefix");
@@ -49,8 +47,17 @@ pub unsafe extern "C-unwind" fn mask_ip_wrapper(fcinfo: pg_sys::FunctionCallInfo
         (*fcinfo).isnull = true;
         return pg_sys::Datum::from(0);
     };
+    mask_inet_datum(ip.value, v4, v6).0
+}
+
+/// An `inet`/`cidr` datum masked to its network (`v4` or `v6` bits kept),
+/// read and written as PostgreSQL's bytes, and whether it changed.
+///
+/// # Safety
+/// `d` is a non-null inet or cidr datum.
+pub(crate) unsafe fn mask_inet_datum(d: pg_sys::Datum, v4: u8, v6: u8) -> (pg_sys::Datum, bool) {
     // inet: a varlena holding { family, bits, ipaddr[4 or 16] }
-    let v = pg_sys::pg_detoast_datum_packed(ip.value.cast_mut_ptr());
+    let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
     let len = pgrx::varlena::varsize_any_exhdr(v);
     let data = std::slice::from_raw_parts(pgrx::varlena::vardata_any(v) as *const u8, len);
     const PGSQL_AF_INET6: u8 = 3; // AF_INET + 1
@@ -58,13 +65,14 @@ pub unsafe extern "C-unwind" fn mask_ip_wrapper(fcinfo: pg_sys::FunctionCallInfo
     let Some((bits, addr)) = masked else {
         raise(ForgetError::Internal(format!("an inet value of {len} bytes could not be read")))
     };
+    let changed = bits != data[1] || addr[..len - 2] != data[2..];
     let out = pg_sys::palloc0(pg_sys::VARHDRSZ + len) as *mut pg_sys::varlena;
     pgrx::varlena::set_varsize_4b(out, (pg_sys::VARHDRSZ + len) as i32);
     let body = (out as *mut u8).add(pg_sys::VARHDRSZ);
     *body = data[0];
     *body.add(1) = bits;
     std::ptr::copy_nonoverlapping(addr.as_ptr(), body.add(2), len - 2);
-    pg_sys::Datum::from(out)
+    (pg_sys::Datum::from(out), changed)
 }
 
 /// `anon-<hash8>@anonymized.invalid`, the same for the same address. Needs the key (forget_admin).
