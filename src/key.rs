@@ -10,6 +10,7 @@ use pgrx::prelude::*;
 
 use crate::api::{raise, OrRaise};
 use crate::error::ForgetError;
+use crate::mask::hmac::Pseudonymizer;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Stamp {
@@ -18,8 +19,16 @@ struct Stamp {
     user: u32,
 }
 
+/// The key and an HMAC keyed with it (keying costs two SHA-256 blocks: done
+/// once per statement, not once per value).
+struct Cached {
+    stamp: Stamp,
+    key: Vec<u8>,
+    hmac: Pseudonymizer,
+}
+
 thread_local! {
-    static CACHE: RefCell<Option<(Stamp, Vec<u8>)>> = const { RefCell::new(None) };
+    static CACHE: RefCell<Option<Cached>> = const { RefCell::new(None) };
 }
 
 fn stamp() -> Stamp {
@@ -37,20 +46,26 @@ const KEY_SQL: &str = "SELECT key FROM forget.hmac_key ORDER BY created_at, ctid
 
 /// Runs `f` with the key.
 pub fn with_key<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+    with_cached(|c| f(&c.key))
+}
+
+/// Runs `f` with an HMAC keyed with the key.
+pub fn with_pseudonymizer<R>(f: impl FnOnce(&Pseudonymizer) -> R) -> R {
+    with_cached(|c| f(&c.hmac))
+}
+
+fn with_cached<R>(f: impl FnOnce(&Cached) -> R) -> R {
     let now = stamp();
-    let cached = CACHE.with(|c| c.borrow().as_ref().filter(|(s, _)| *s == now).map(|(_, k)| k.clone()));
-    let key = match cached {
-        Some(k) => k,
-        None => {
-            let k: Vec<u8> = Spi::get_one::<Vec<u8>>(KEY_SQL)
-                .or_raise()
-                .unwrap_or_else(|| raise(ForgetError::WrongState("forget.hmac_key holds no key".into())));
-            if k.len() < 16 {
-                raise(ForgetError::WrongState("forget.hmac_key holds a key shorter than 16 bytes".into()));
-            }
-            CACHE.with(|c| *c.borrow_mut() = Some((now, k.clone())));
-            k
+    let fresh = CACHE.with(|c| c.borrow().as_ref().is_some_and(|c| c.stamp == now));
+    if !fresh {
+        let key: Vec<u8> = Spi::get_one::<Vec<u8>>(KEY_SQL)
+            .or_raise()
+            .unwrap_or_else(|| raise(ForgetError::WrongState("forget.hmac_key holds no key".into())));
+        if key.len() < 16 {
+            raise(ForgetError::WrongState("forget.hmac_key holds a key shorter than 16 bytes".into()));
         }
-    };
-    f(&key)
+        let hmac = Pseudonymizer::new(&key);
+        CACHE.with(|c| *c.borrow_mut() = Some(Cached { stamp: now, key, hmac }));
+    }
+    CACHE.with(|c| f(c.borrow().as_ref().unwrap_or_else(|| unreachable!("cached just above"))))
 }

@@ -414,8 +414,8 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
                         ],
                         vec![window.0, window.1, arg(users.clone()), arg(ips.clone()), arg(tp.last.clone())],
                     );
-                    // keys, tid, count
-                    let ncols = plan.tables[i].key.len() as i32 + 2;
+                    // the count comes after the columns read
+                    let ncols = plan.read_columns(i) as i32 + 1;
                     left += c.fetch(1, |r| r.get::<i64>(ncols).unwrap_or(0)).first().copied().unwrap_or(0);
                     open.push(Some(c));
                 }
@@ -427,9 +427,8 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
             Err(e) => return Err(e),
         };
         cursors.extend(open);
+        // the first batch goes in this transaction; the cursors' rows are kept from its commit on
         save_progress(job.id, &progress, rows_done, Some(rows_done + left));
-        // the cursors' rows are kept from here on
-        driver.commit();
         let close_all = |cursors: &mut Vec<Option<HeldCursor>>| {
             for c in cursors.iter_mut() {
                 if let Some(c) = c.take() {
@@ -441,8 +440,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
             vec![pg_sys::TIMESTAMPTZOID, pg_sys::TIMESTAMPTZOID, pg_sys::TEXTARRAYOID, pg_sys::TEXTARRAYOID];
         for i in 0..plan.tables.len() {
             let Some(cursor) = cursors[i].take() else { continue };
-            // the keys and the tid
-            let ncols = plan.tables[i].key.len() + 1;
+            let ncols = plan.read_columns(i);
             let sql = plan.batch_sql(i);
             loop {
                 if crate::worker::stopping(driver) {
@@ -506,6 +504,11 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
                 }
                 let done = tp.done;
                 save_progress(job.id, &progress, rows_done, None);
+                if done && cursors[i + 1..].iter().all(Option::is_none) {
+                    // the last batch commits with the job's report
+                    cursor.close();
+                    break;
+                }
                 driver.commit();
                 if done {
                     cursor.close();

@@ -42,6 +42,9 @@ pub struct SessionTable {
     pub ips: Vec<(String, bool)>,
     /// slot ids (into `SessionPlan::slots`)
     pub slots: Vec<usize>,
+    /// (column, type) of the subject and IP columns, in that order: the cursor
+    /// reads them, a batch checks that they did not change since
+    pub checks: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -213,7 +216,17 @@ impl SessionPlan {
                 slots.push(slot(slots.len(), pi, &tc, strategy));
                 masked.push(f.column.clone());
             }
+            let checks: Vec<(String, String)> = subjects
+                .iter()
+                .map(|c| c.name.clone())
+                .chain(ips.iter().map(|(c, _)| c.clone()))
+                .map(|c| {
+                    let ty = ty_of(&c);
+                    (c, ty)
+                })
+                .collect();
             tables.push(SessionTable {
+                checks,
                 table: ti,
                 schema: t.schema.clone(),
                 name: t.name.clone(),
@@ -247,50 +260,104 @@ impl SessionPlan {
         )
     }
 
+    /// The columns the cursor of table `i` reads, before the count: its key
+    /// columns, its subject and IP columns, and the tid.
+    pub fn read_columns(&self, i: usize) -> usize {
+        self.tables[i].key.len() + self.tables[i].checks.len() + 1
+    }
+
     /// The rows of table `i` the job will mask, after the last key done
     /// (`$5`, NULL at the start), read once per job run through a cursor (see
     /// `crate::cursor`). The first row carries their count in its last column
-    /// (no first row: nothing left); then come their keys, in key order, which
-    /// the batches read `batch_size` at a time.
+    /// (no first row: nothing left); then come the rows, in key order, which
+    /// the batches read `batch_size` at a time: key (`k0`, ...), subject and
+    /// IP values (`c0`, ...), tid.
     pub fn cursor_sql(&self, i: usize) -> String {
         let t = &self.tables[i];
         let keys: Vec<&str> = t.key.iter().map(|(e, _)| e.as_str()).collect();
-        let aliases: Vec<String> = (0..t.key.len()).map(|k| format!("k{k}")).collect();
-        let sel: Vec<String> = keys.iter().zip(&aliases).map(|(e, a)| format!("{e} AS {a}")).collect();
+        let key_names: Vec<String> = (0..t.key.len()).map(|k| format!("k{k}")).collect();
+        let mut sel: Vec<String> = keys.iter().zip(&key_names).map(|(e, a)| format!("{e} AS {a}")).collect();
+        sel.extend(t.checks.iter().enumerate().map(|(j, (c, _))| format!("t.{} AS c{j}", ident(c))));
+        sel.push("t.ctid AS tid".into());
+        let mut names = key_names.clone();
+        names.extend((0..t.checks.len()).map(|j| format!("c{j}")));
+        names.push("tid".into());
         let after: Vec<String> = t.key.iter().enumerate().map(|(k, (_, ty))| format!("$5[{}]::{ty}", k + 1)).collect();
         format!(
-            "WITH m AS MATERIALIZED (SELECT {sel}, t.ctid AS tid FROM {from} t WHERE {m} AND ($5::pg_catalog.text[] IS NULL OR ({keys}) > ({after})))\n\
-             (SELECT {aliases}, tid, (SELECT pg_catalog.count(*) FROM m) FROM m LIMIT 1)\n\
+            "WITH m AS MATERIALIZED (SELECT {sel} FROM {from} t WHERE {m} AND ($5::pg_catalog.text[] IS NULL OR ({keys}) > ({after})))\n\
+             (SELECT {names}, (SELECT pg_catalog.count(*) FROM m) FROM m LIMIT 1)\n\
              UNION ALL\n\
-             (SELECT {aliases}, tid, NULL FROM m ORDER BY {aliases})",
+             (SELECT {names}, NULL FROM m ORDER BY {order})",
             sel = sel.join(", "),
             from = t.from,
             m = self.matches(t),
             keys = keys.join(", "),
             after = after.join(", "),
-            aliases = aliases.join(", "),
+            names = names.join(", "),
+            order = key_names.join(", "),
         )
     }
 
-    /// One batch of table `i`: masks the rows whose keys are in the arrays
-    /// `$5`, `$6`, ... (one per key column, read from the cursor, in key order)
-    /// and still match, and returns `(rows updated, last key as text)`. The keys
-    /// are looked up one by one (the runner turns hash and merge joins off), so
-    /// a batch costs what its rows cost, whatever the size of the table. They
-    /// are looked up in the order of the rows' places in the table when the
-    /// cursor read them (the last array, of `tid`s): page after page, as a
-    /// bitmap scan would. Only the order: a row that moved is still found.
+    /// One batch of table `i`: masks the rows of the keys in the arrays `$5`,
+    /// `$6`, ... (one per column the cursor read, see [`Self::cursor_sql`]), and
+    /// returns `(rows updated, last key as text)`.
+    ///
+    /// - The keys are looked up one by one (the runner turns hash and merge
+    ///   joins off), in the order of the rows' places in the table when the
+    ///   cursor read them (the tids: page after page, as a bitmap scan would;
+    ///   only the order, a row that moved is still found). A batch costs what
+    ///   its rows cost, whatever the size of the table.
+    /// - A row still matches when it is still in the window and its subject
+    ///   and IP columns are what the cursor read. Only a row the application
+    ///   changed since is matched again against the user ids and networks,
+    ///   through subqueries that cost nothing when no row changed (the ids
+    ///   are never planned as a list of constants, which for 100,000 ids would
+    ///   cost more to plan than the batch costs to run).
     pub fn batch_sql(&self, i: usize) -> String {
         let t = &self.tables[i];
+        let nk = t.key.len();
         let keys: Vec<&str> = t.key.iter().map(|(e, _)| e.as_str()).collect();
-        let mut arrays: Vec<String> =
-            t.key.iter().enumerate().map(|(k, (_, ty))| format!("pg_catalog.unnest(${}::{ty}[])", k + 5)).collect();
-        arrays.push(format!("pg_catalog.unnest(${}::pg_catalog.tid[])", t.key.len() + 5));
-        let aliases: Vec<String> = (0..t.key.len()).map(|k| format!("b.k{k}")).collect();
-        let mut names: Vec<String> = (0..t.key.len()).map(|k| format!("k{k}")).collect();
+        let mut arrays: Vec<String> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        for (k, (_, ty)) in t.key.iter().enumerate() {
+            arrays.push(format!("pg_catalog.unnest(${}::{ty}[])", k + 5));
+            names.push(format!("k{k}"));
+        }
+        for (j, (_, ty)) in t.checks.iter().enumerate() {
+            arrays.push(format!("pg_catalog.unnest(${}::{ty}[])", nk + j + 5));
+            names.push(format!("c{j}"));
+        }
+        arrays.push(format!("pg_catalog.unnest(${}::pg_catalog.tid[])", nk + t.checks.len() + 5));
         names.push("tid".into());
+        let b_keys: Vec<String> = (0..nk).map(|k| format!("b.k{k}")).collect();
+        let unchanged: Vec<String> = t
+            .checks
+            .iter()
+            .enumerate()
+            .map(|(j, (c, _))| format!("t.{} IS NOT DISTINCT FROM b.c{j}", ident(c)))
+            .collect();
+        let mut again: Vec<String> = Vec::new();
+        for c in &t.subjects {
+            let col = format!("t.{}", ident(&c.name));
+            again.push(match c.class {
+                TypeClass::Text => {
+                    format!("{col} {} ANY (SELECT pg_catalog.unnest($3::{}[]))", c.eq_op, c.cast_ident)
+                }
+                _ => format!("{col}::text OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.unnest($3::text[]))"),
+            });
+        }
+        for (c, inet) in &t.ips {
+            again.push(if *inet {
+                format!(
+                    "EXISTS (SELECT FROM pg_catalog.unnest($4::inet[]) AS n(net) WHERE t.{}::inet <<= n.net)",
+                    ident(c)
+                )
+            } else {
+                format!("forget._text_ip_in(t.{}::text, $4::text[])", ident(c))
+            });
+        }
         // the last key as text that reads back the same whatever the session's DateStyle
-        let last: Vec<String> = (0..t.key.len())
+        let last: Vec<String> = (0..nk)
             .map(|k| format!("pg_catalog.to_json(${n}[pg_catalog.array_upper(${n}, 1)]) #>> '{{}}'", n = k + 5))
             .collect();
         let sets: Vec<String> = t
@@ -300,15 +367,18 @@ impl SessionPlan {
             .collect();
         format!(
             "WITH u AS (UPDATE {from} t SET {sets} FROM (SELECT * FROM ROWS FROM ({arrays}) AS b({names}) ORDER BY tid) AS b\n\
-             WHERE ({keys}) = ({aliases}) AND {m} RETURNING 1)\n\
+             WHERE ({keys}) = ({b_keys}) AND t.{time} BETWEEN $1::timestamptz AND $2::timestamptz\n\
+             AND (({unchanged}) OR {again}) RETURNING 1)\n\
              SELECT (SELECT pg_catalog.count(*) FROM u), ARRAY[{last}]",
             from = t.from,
             sets = sets.join(", "),
             arrays = arrays.join(", "),
             names = names.join(", "),
             keys = keys.join(", "),
-            aliases = aliases.join(", "),
-            m = self.matches(t),
+            b_keys = b_keys.join(", "),
+            time = ident(&t.time),
+            unchanged = unchanged.join(" AND "),
+            again = again.join(" OR "),
             last = last.join(", "),
         )
     }
@@ -395,9 +465,10 @@ mod tests {
             sql.contains(r#"($5::pg_catalog.text[] IS NULL OR (t."started_at", t."id") > ($5[1]::"pg_catalog"."timestamptz", $5[2]::"pg_catalog"."int8"))"#),
             "{sql}"
         );
-        assert!(sql.starts_with("WITH m AS MATERIALIZED (SELECT t.\"started_at\" AS k0, t.\"id\" AS k1, t.ctid AS tid FROM ONLY \"app\".\"sessions\" t"), "{sql}");
-        // the count first, then the keys in order
-        assert!(sql.contains("(SELECT k0, k1, tid, (SELECT pg_catalog.count(*) FROM m) FROM m LIMIT 1)\nUNION ALL\n(SELECT k0, k1, tid, NULL FROM m ORDER BY k0, k1)"), "{sql}");
+        assert!(sql.starts_with(r#"WITH m AS MATERIALIZED (SELECT t."started_at" AS k0, t."id" AS k1, t."user_id" AS c0, t."ip" AS c1, t.ctid AS tid FROM ONLY "app"."sessions" t"#), "{sql}");
+        // the count first, then the rows in key order
+        assert!(sql.contains("(SELECT k0, k1, c0, c1, tid, (SELECT pg_catalog.count(*) FROM m) FROM m LIMIT 1)\nUNION ALL\n(SELECT k0, k1, c0, c1, tid, NULL FROM m ORDER BY k0, k1)"), "{sql}");
+        assert_eq!(p.read_columns(0), 5);
     }
 
     #[test]
@@ -413,14 +484,14 @@ mod tests {
             "{sql}"
         );
         assert!(
-            sql.contains(r#"FROM (SELECT * FROM ROWS FROM (pg_catalog.unnest($5::"pg_catalog"."timestamptz"[]), pg_catalog.unnest($6::"pg_catalog"."int8"[]), pg_catalog.unnest($7::pg_catalog.tid[])) AS b(k0, k1, tid) ORDER BY tid) AS b"#),
+            sql.contains(r#"FROM (SELECT * FROM ROWS FROM (pg_catalog.unnest($5::"pg_catalog"."timestamptz"[]), pg_catalog.unnest($6::"pg_catalog"."int8"[]), pg_catalog.unnest($7::"pg_catalog"."text"[]), pg_catalog.unnest($8::"pg_catalog"."inet"[]), pg_catalog.unnest($9::pg_catalog.tid[])) AS b(k0, k1, c0, c1, tid) ORDER BY tid) AS b"#),
             "{sql}"
         );
-        // the match is checked again: a row changed since the cursor read it
-        assert!(
-            sql.contains(r#"WHERE (t."started_at", t."id") = (b.k0, b.k1) AND t."started_at" BETWEEN $1::timestamptz"#),
-            "{sql}"
-        );
+        // still in the window, and unchanged since the cursor read it or matching again
+        assert!(sql.contains(r#"WHERE (t."started_at", t."id") = (b.k0, b.k1) AND t."started_at" BETWEEN $1::timestamptz AND $2::timestamptz"#), "{sql}");
+        assert!(sql.contains(r#"AND ((t."user_id" IS NOT DISTINCT FROM b.c0 AND t."ip" IS NOT DISTINCT FROM b.c1) OR t."user_id" OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.unnest($3::"pg_catalog"."text"[])) OR EXISTS (SELECT FROM pg_catalog.unnest($4::inet[]) AS n(net) WHERE t."ip"::inet <<= n.net))"#), "{sql}");
+        // no list of ids for the planner to go through
+        assert!(!sql.contains("ANY($3"), "{sql}");
         assert!(sql.contains("ARRAY[pg_catalog.to_json($5[pg_catalog.array_upper($5, 1)]) #>> '{}', pg_catalog.to_json($6[pg_catalog.array_upper($6, 1)]) #>> '{}']"), "{sql}");
     }
 

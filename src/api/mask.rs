@@ -78,13 +78,13 @@ pub(crate) unsafe fn mask_inet_datum(d: pg_sys::Datum, v4: u8, v6: u8) -> (pg_sy
 /// `anon-<hash8>@anonymized.invalid`, the same for the same address. Needs the key (forget_admin).
 #[pg_extern(stable, strict, parallel_restricted)]
 fn mask_email(email: &str) -> String {
-    crate::key::with_key(|k| hmac::mask_email(k, email, 8))
+    crate::key::with_pseudonymizer(|h| h.mask_email(email, 8))
 }
 
 /// The keyed HMAC-SHA-256 pseudonym of a value, 64 hex digits. Needs the key (forget_admin).
 #[pg_extern(stable, strict, parallel_restricted)]
 fn pseudonym(value: &str) -> String {
-    crate::key::with_key(|k| hmac::pseudonym(k, value))
+    crate::key::with_pseudonymizer(|h| h.pseudonym(value))
 }
 
 /// `doc` with every member named one of `keys`, at any depth, replaced by `replacement`.
