@@ -384,6 +384,10 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
             .map(|s| SlotState { strategy: s.strategy.clone(), unique: s.unique, unique_map: None, changed: 0 })
             .collect(),
     };
+    // the ids and networks as arrays, made once per run (tens of thousands of ids
+    // take a while to convert) in a memory context of the run's own
+    let run_memory = RunMemory::new();
+    let (users_arg, ips_arg) = run_memory.with(|| (arg(users.clone()), arg(ips.clone())));
     let (result, ctx) = context::with_context(ctx, || -> Result<bool, String> {
         // the rows each table has left: one cursor per table, opened (and counted)
         // here, kept across the batches' commits, read batch by batch
@@ -392,7 +396,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
         let opened = in_subtransaction(|| {
             as_role(role, || {
                 pin_timezone(&params);
-                batch_settings(false);
+                batch_settings(Lookup::Scan);
                 let window = time_window(&params);
                 let mut left = 0i64;
                 let mut open = Vec::new();
@@ -412,7 +416,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
                             pg_sys::TEXTARRAYOID,
                             pg_sys::TEXTARRAYOID,
                         ],
-                        vec![window.0, window.1, arg(users.clone()), arg(ips.clone()), arg(tp.last.clone())],
+                        vec![window.0, window.1, users_arg, ips_arg, arg(tp.last.clone())],
                     );
                     // the count comes after the columns read
                     let ncols = plan.read_columns(i) as i32 + 1;
@@ -441,7 +445,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
         for i in 0..plan.tables.len() {
             let Some(cursor) = cursors[i].take() else { continue };
             let ncols = plan.read_columns(i);
-            let sql = plan.batch_sql(i);
+            let (by_tid, by_key) = (plan.batch_sql(i, true), plan.batch_sql(i, false));
             loop {
                 if crate::worker::stopping(driver) {
                     cursor.close();
@@ -468,16 +472,28 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
                         if keys.rows == 0 {
                             return (0usize, 0i64, None);
                         }
-                        // each key looked up through an index, never a scan of the whole table
-                        batch_settings(true);
                         types.truncate(4);
                         types.extend(keys.arrays.iter().map(|(t, _)| *t));
-                        let mut args = vec![window.0, window.1, arg(users.clone()), arg(ips.clone())];
+                        let mut args = vec![window.0, window.1, users_arg, ips_arg];
                         args.extend(keys.arrays.iter().map(|(_, d)| Some(*d)));
-                        let out = crate::cursor::execute_with_args(&sql, &types, &args, |row| {
-                            (row.get::<i64>(1).unwrap_or(0), row.get::<Vec<String>>(2))
+                        // each row fetched at its place, never a scan of the whole table
+                        batch_settings(Lookup::Tid);
+                        types.push(pg_sys::INT8OID);
+                        args.push(arg(keys.rows as i64));
+                        let out = crate::cursor::execute_with_args(&by_tid, &types, &args, |row| {
+                            (row.get::<i64>(1).unwrap_or(0), row.get::<Vec<String>>(2), row.get::<Vec<i64>>(3))
                         });
-                        let (updated, last) = out.into_iter().next().unwrap_or((0, None));
+                        let (mut updated, last, done) = out.into_iter().next().unwrap_or((0, None, None));
+                        if let Some(done) = done.filter(|_| (updated as usize) < keys.rows) {
+                            // rows that moved since the cursor read them (or no longer match): by key
+                            batch_settings(Lookup::Key);
+                            *types.last_mut().expect("pushed above") = pg_sys::INT8ARRAYOID;
+                            *args.last_mut().expect("pushed above") = arg(done);
+                            let out = crate::cursor::execute_with_args(&by_key, &types, &args, |row| {
+                                row.get::<i64>(1).unwrap_or(0)
+                            });
+                            updated += out.into_iter().next().unwrap_or(0);
+                        }
                         (keys.rows, updated, last)
                     })
                 });
@@ -614,16 +630,70 @@ fn run_auto(driver: Driver, job: &Claimed, subjects: &[(String, String)], role: 
     Ok(())
 }
 
-/// For the rest of this transaction (or of the role switch around it): no JIT
-/// compilation, which costs more than the expressions of a job's statements
-/// gain from it, and with `lookups`, no hash or merge joins, so that a batch
-/// finds its rows through an index one key at a time.
-fn batch_settings(lookups: bool) {
-    let sql = if lookups {
-        "SELECT pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_hashjoin', 'off', true), \
-                pg_catalog.set_config('enable_mergejoin', 'off', true)"
-    } else {
-        "SELECT pg_catalog.set_config('jit', 'off', true)"
+/// A memory context for what a job run keeps across its commits, deleted
+/// with it (also when an error unwinds).
+struct RunMemory(pg_sys::MemoryContext);
+
+impl RunMemory {
+    fn new() -> RunMemory {
+        // SAFETY: a child of TopMemoryContext, deleted once, in Drop
+        RunMemory(unsafe {
+            pg_sys::AllocSetContextCreateInternal(
+                pg_sys::TopMemoryContext,
+                c"pg_forget job run".as_ptr(),
+                pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+            )
+        })
+    }
+
+    /// Runs `f` with this context current.
+    fn with<R>(&self, f: impl FnOnce() -> R) -> R {
+        // SAFETY: switches back to the previous context after f
+        let old = unsafe { pg_sys::MemoryContextSwitchTo(self.0) };
+        let r = f();
+        unsafe { pg_sys::MemoryContextSwitchTo(old) };
+        r
+    }
+}
+
+impl Drop for RunMemory {
+    fn drop(&mut self) {
+        // SAFETY: the context is ours and nothing allocated in it is used after the run
+        unsafe { pg_sys::MemoryContextDelete(self.0) };
+    }
+}
+
+/// How a job's statement finds its rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// the cursor's query: as the planner likes
+    Scan,
+    /// a batch: each row at its tid (TID scans only, in a nested loop)
+    Tid,
+    /// a batch's rows that moved: each by its key, through an index
+    Key,
+}
+
+/// Planner settings for the rest of this transaction (or of the role switch
+/// around it): no JIT compilation, which costs more than the expressions of a
+/// job's statements gain from it; for a batch, no hash or merge joins, so
+/// that it finds its rows one by one (at their tid, or by key through an
+/// index) instead of scanning the table.
+fn batch_settings(lookup: Lookup) {
+    let sql = match lookup {
+        Lookup::Scan => "SELECT pg_catalog.set_config('jit', 'off', true)",
+        Lookup::Tid => {
+            "SELECT pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_hashjoin', 'off', true), \
+                    pg_catalog.set_config('enable_mergejoin', 'off', true), pg_catalog.set_config('enable_indexscan', 'off', true), \
+                    pg_catalog.set_config('enable_bitmapscan', 'off', true)"
+        }
+        Lookup::Key => {
+            "SELECT pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_hashjoin', 'off', true), \
+                    pg_catalog.set_config('enable_mergejoin', 'off', true), pg_catalog.set_config('enable_indexscan', 'on', true), \
+                    pg_catalog.set_config('enable_bitmapscan', 'on', true)"
+        }
     };
     Spi::run(sql).or_raise();
 }

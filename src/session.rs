@@ -299,21 +299,26 @@ impl SessionPlan {
     }
 
     /// One batch of table `i`: masks the rows of the keys in the arrays `$5`,
-    /// `$6`, ... (one per column the cursor read, see [`Self::cursor_sql`]), and
-    /// returns `(rows updated, last key as text)`.
+    /// `$6`, ... (one per column the cursor read, see [`Self::cursor_sql`]).
     ///
-    /// - The keys are looked up one by one (the runner turns hash and merge
-    ///   joins off), in the order of the rows' places in the table when the
-    ///   cursor read them (the tids: page after page, as a bitmap scan would;
-    ///   only the order, a row that moved is still found). A batch costs what
-    ///   its rows cost, whatever the size of the table.
-    /// - A row still matches when it is still in the window and its subject
-    ///   and IP columns are what the cursor read. Only a row the application
-    ///   changed since is matched again against the user ids and networks,
-    ///   through subqueries that cost nothing when no row changed (the ids
-    ///   are never planned as a list of constants, which for 100,000 ids would
-    ///   cost more to plan than the batch costs to run).
-    pub fn batch_sql(&self, i: usize) -> String {
+    /// - `by_tid`: each row is fetched at the place the cursor read it at (its
+    ///   tid, with its key checked: the runner turns index scans off, so this is
+    ///   a TID scan), in table order. The parameter after the arrays is the
+    ///   number of rows in the batch. Returns `(rows updated, last key as text,
+    ///   the ordinals of the rows updated when not all were)`: a row the
+    ///   application updated since is somewhere else now, and is left to:
+    /// - not `by_tid`: the rows are looked up by key (through an index, hash and
+    ///   merge joins turned off), except the ordinals in the parameter after
+    ///   the arrays (done already). Returns `(rows updated)`.
+    ///
+    /// Either way a batch costs what its rows cost, whatever the size of the
+    /// table. A row still matches when it is still in the window and its
+    /// subject and IP columns are what the cursor read. Only a row the
+    /// application changed since is matched again against the user ids and
+    /// networks, through subqueries that cost nothing when no row changed (the
+    /// ids are never planned as a list of constants, which for 100,000 ids
+    /// would cost more to plan than the batch costs to run).
+    pub fn batch_sql(&self, i: usize, by_tid: bool) -> String {
         let t = &self.tables[i];
         let nk = t.key.len();
         let keys: Vec<&str> = t.key.iter().map(|(e, _)| e.as_str()).collect();
@@ -365,21 +370,38 @@ impl SessionPlan {
             .iter()
             .map(|&s| format!("{} = {}", ident(&self.slots[s].column), new_value(&self.slots[s], "true")))
             .collect();
+        let extra = nk + t.checks.len() + 6;
+        let (find, out) = if by_tid {
+            (
+                format!("t.ctid = b.tid AND ({}) = ({})", keys.join(", "), b_keys.join(", ")),
+                format!(
+                    "(SELECT pg_catalog.count(*) FROM u), ARRAY[{}],\n\
+                     CASE WHEN (SELECT pg_catalog.count(*) FROM u) < ${extra}::pg_catalog.int8 THEN (SELECT COALESCE(pg_catalog.array_agg(n), ARRAY[]::pg_catalog.int8[]) FROM u) END",
+                    last.join(", ")
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "({}) = ({}) AND NOT (b.n OPERATOR(pg_catalog.=) ANY(${extra}::pg_catalog.int8[]))",
+                    keys.join(", "),
+                    b_keys.join(", ")
+                ),
+                "(SELECT pg_catalog.count(*) FROM u)".to_string(),
+            )
+        };
         format!(
-            "WITH u AS (UPDATE {from} t SET {sets} FROM (SELECT * FROM ROWS FROM ({arrays}) AS b({names}) ORDER BY tid) AS b\n\
-             WHERE ({keys}) = ({b_keys}) AND t.{time} BETWEEN $1::timestamptz AND $2::timestamptz\n\
-             AND (({unchanged}) OR {again}) RETURNING 1)\n\
-             SELECT (SELECT pg_catalog.count(*) FROM u), ARRAY[{last}]",
+            "WITH u AS (UPDATE {from} t SET {sets} FROM (SELECT * FROM ROWS FROM ({arrays}) WITH ORDINALITY AS b({names}, n) ORDER BY tid) AS b\n\
+             WHERE {find} AND t.{time} BETWEEN $1::timestamptz AND $2::timestamptz\n\
+             AND (({unchanged}) OR {again}) RETURNING b.n)\n\
+             SELECT {out}",
             from = t.from,
             sets = sets.join(", "),
             arrays = arrays.join(", "),
             names = names.join(", "),
-            keys = keys.join(", "),
-            b_keys = b_keys.join(", "),
             time = ident(&t.time),
             unchanged = unchanged.join(" AND "),
             again = again.join(" OR "),
-            last = last.join(", "),
         )
     }
 }
@@ -476,7 +498,7 @@ mod tests {
         let cat = sessions_catalog();
         let a = analyze(&cat);
         let p = SessionPlan::new(&cat, &a, &[]).unwrap();
-        let sql = p.batch_sql(0);
+        let sql = p.batch_sql(0, true);
         assert!(
             sql.contains(
                 r#"UPDATE ONLY "app"."sessions" t SET "user_id" = forget._mask_text(t."user_id"::text, 0, true)"#
@@ -484,11 +506,17 @@ mod tests {
             "{sql}"
         );
         assert!(
-            sql.contains(r#"FROM (SELECT * FROM ROWS FROM (pg_catalog.unnest($5::"pg_catalog"."timestamptz"[]), pg_catalog.unnest($6::"pg_catalog"."int8"[]), pg_catalog.unnest($7::"pg_catalog"."text"[]), pg_catalog.unnest($8::"pg_catalog"."inet"[]), pg_catalog.unnest($9::pg_catalog.tid[])) AS b(k0, k1, c0, c1, tid) ORDER BY tid) AS b"#),
+            sql.contains(r#"FROM (SELECT * FROM ROWS FROM (pg_catalog.unnest($5::"pg_catalog"."timestamptz"[]), pg_catalog.unnest($6::"pg_catalog"."int8"[]), pg_catalog.unnest($7::"pg_catalog"."text"[]), pg_catalog.unnest($8::"pg_catalog"."inet"[]), pg_catalog.unnest($9::pg_catalog.tid[])) WITH ORDINALITY AS b(k0, k1, c0, c1, tid, n) ORDER BY tid) AS b"#),
             "{sql}"
         );
-        // still in the window, and unchanged since the cursor read it or matching again
-        assert!(sql.contains(r#"WHERE (t."started_at", t."id") = (b.k0, b.k1) AND t."started_at" BETWEEN $1::timestamptz AND $2::timestamptz"#), "{sql}");
+        // at its place, still in the window, and unchanged since the cursor read it or matching again
+        assert!(sql.contains(r#"WHERE t.ctid = b.tid AND (t."started_at", t."id") = (b.k0, b.k1) AND t."started_at" BETWEEN $1::timestamptz AND $2::timestamptz"#), "{sql}");
+        // the ordinals of the rows done, when some were not
+        assert!(sql.contains("CASE WHEN (SELECT pg_catalog.count(*) FROM u) < $10::pg_catalog.int8 THEN (SELECT COALESCE(pg_catalog.array_agg(n), ARRAY[]::pg_catalog.int8[]) FROM u) END"), "{sql}");
+        // the rows that moved: by key, except those done
+        let again = p.batch_sql(0, false);
+        assert!(again.contains(r#"WHERE (t."started_at", t."id") = (b.k0, b.k1) AND NOT (b.n OPERATOR(pg_catalog.=) ANY($10::pg_catalog.int8[])) AND t."started_at" BETWEEN"#), "{again}");
+        assert!(!again.contains("ctid = "), "{again}");
         assert!(sql.contains(r#"AND ((t."user_id" IS NOT DISTINCT FROM b.c0 AND t."ip" IS NOT DISTINCT FROM b.c1) OR t."user_id" OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.unnest($3::"pg_catalog"."text"[])) OR EXISTS (SELECT FROM pg_catalog.unnest($4::inet[]) AS n(net) WHERE t."ip"::inet <<= n.net))"#), "{sql}");
         // no list of ids for the planner to go through
         assert!(!sql.contains("ANY($3"), "{sql}");

@@ -7,7 +7,7 @@ use pgrx::prelude::*;
 
 use super::raise;
 use crate::error::ForgetError;
-use crate::mask::{self, hmac, ip, json, text::Scrubber, Truncate};
+use crate::mask::{self, ip, json, text::Scrubber, Truncate};
 
 fn prefix(v: Option<i32>, max: i32, default: u8, what: &str) -> u8 {
     match v {
