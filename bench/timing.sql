@@ -55,21 +55,33 @@ BEGIN
 END
 $fn$;
 
--- Throughput of one expression over a table of values: `runs` timed passes of
--- SELECT count(expr) FROM tab; the median in milliseconds.
-CREATE OR REPLACE FUNCTION bench_expr(expr text, tab text, runs int) RETURNS float8
+-- Throughput of two expressions over a table of values: `runs` timed passes
+-- of SELECT count(expr) FROM tab for each, alternating which goes first (as
+-- bench_pair does), after one warm-up pass each; the medians in milliseconds.
+CREATE OR REPLACE FUNCTION bench_expr_pair(ours text, base text, tab text, runs int,
+                                           OUT ours_ms float8, OUT base_ms float8)
 LANGUAGE plpgsql AS $fn$
 DECLARE
-    v float8[] := '{}';
+    o float8[] := '{}';
+    b float8[] := '{}';
     t0 timestamptz;
     n bigint;
+    side text;
 BEGIN
-    EXECUTE format('SELECT count(%s) FROM %s', expr, tab) INTO n;   -- warm-up
+    EXECUTE format('SELECT count(%s) FROM %s', ours, tab) INTO n;   -- warm-up
+    EXECUTE format('SELECT count(%s) FROM %s', base, tab) INTO n;
     FOR i IN 1 .. runs LOOP
-        t0 := clock_timestamp();
-        EXECUTE format('SELECT count(%s) FROM %s', expr, tab) INTO n;
-        v := v || extract(epoch FROM clock_timestamp() - t0) * 1000;
+        FOREACH side IN ARRAY CASE WHEN i % 2 = 0 THEN ARRAY['ours', 'base'] ELSE ARRAY['base', 'ours'] END LOOP
+            t0 := clock_timestamp();
+            EXECUTE format('SELECT count(%s) FROM %s', CASE side WHEN 'ours' THEN ours ELSE base END, tab) INTO n;
+            IF side = 'ours' THEN
+                o := o || extract(epoch FROM clock_timestamp() - t0) * 1000;
+            ELSE
+                b := b || extract(epoch FROM clock_timestamp() - t0) * 1000;
+            END IF;
+        END LOOP;
     END LOOP;
-    RETURN bench_median(v);
+    ours_ms := bench_median(o);
+    base_ms := bench_median(b);
 END
 $fn$;

@@ -66,7 +66,7 @@ pub(crate) unsafe fn mask_inet_datum(d: pg_sys::Datum, v4: u8, v6: u8) -> (pg_sy
         raise(ForgetError::Internal(format!("an inet value of {len} bytes could not be read")))
     };
     let changed = bits != data[1] || addr[..len - 2] != data[2..];
-    let out = pg_sys::palloc0(pg_sys::VARHDRSZ + len) as *mut pg_sys::varlena;
+    let out = pg_sys::palloc(pg_sys::VARHDRSZ + len) as *mut pg_sys::varlena;
     pgrx::varlena::set_varsize_4b(out, (pg_sys::VARHDRSZ + len) as i32);
     let body = (out as *mut u8).add(pg_sys::VARHDRSZ);
     *body = data[0];
@@ -162,17 +162,56 @@ pub extern "C" fn pg_finfo_forget_redact_json() -> &'static pg_sys::Pg_finfo_rec
 #[no_mangle]
 pub unsafe extern "C-unwind" fn forget_redact_json(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     let args = (*fcinfo).args.as_slice(3);
-    let keys: Vec<Option<String>> = pgrx::FromDatum::from_datum(args[1].value, false).unwrap_or_default();
-    let keys: Vec<Vec<u8>> =
-        keys.into_iter().map(|k| k.unwrap_or_else(|| raise(null_element("keys"))).into_bytes()).collect();
-    let replacement: String = pgrx::FromDatum::from_datum(args[2].value, false).unwrap_or_default();
-    let doc = pg_sys::pg_detoast_datum(args[0].value.cast_mut_ptr()) as *mut pg_sys::Jsonb;
+    // keys and replacement are the same in every call of a query: read once, then
+    // recognized by their bytes
+    let raw = |d: pg_sys::Datum| {
+        let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
+        std::slice::from_raw_parts(pgrx::varlena::vardata_any(v) as *const u8, pgrx::varlena::varsize_any_exhdr(v))
+    };
+    let (keys_raw, rep_raw) = (raw(args[1].value), raw(args[2].value));
+    let fresh =
+        REDACT_ARGS.with(|c| c.borrow().as_ref().is_some_and(|a| a.keys_raw == keys_raw && a.rep_raw == rep_raw));
+    if !fresh {
+        let keys: Vec<Option<String>> = pgrx::FromDatum::from_datum(args[1].value, false).unwrap_or_default();
+        let keys: Vec<Vec<u8>> =
+            keys.into_iter().map(|k| k.unwrap_or_else(|| raise(null_element("keys"))).into_bytes()).collect();
+        let replacement: String = pgrx::FromDatum::from_datum(args[2].value, false).unwrap_or_default();
+        REDACT_ARGS.with(|c| {
+            *c.borrow_mut() =
+                Some(RedactArgs { keys_raw: keys_raw.to_vec(), rep_raw: rep_raw.to_vec(), keys, replacement })
+        });
+    }
+    REDACT_ARGS.with(|c| {
+        let a = c.borrow();
+        let a = a.as_ref().unwrap_or_else(|| unreachable!("set above"));
+        redact_jsonb(args[0].value, &a.keys, &a.replacement)
+    })
+}
+
+/// The parsed keys and replacement of the last `redact_json` call.
+struct RedactArgs {
+    keys_raw: Vec<u8>,
+    rep_raw: Vec<u8>,
+    keys: Vec<Vec<u8>>,
+    replacement: String,
+}
+
+thread_local! {
+    static REDACT_ARGS: std::cell::RefCell<Option<RedactArgs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `doc` (a jsonb datum) with the members named one of `keys` replaced.
+///
+/// # Safety
+/// `d` is a non-null jsonb datum.
+unsafe fn redact_jsonb(d: pg_sys::Datum, keys: &[Vec<u8>], replacement: &str) -> pg_sys::Datum {
+    let doc = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as *mut pg_sys::Jsonb;
     // a scalar document has no members
     if (*doc).root.header & pg_sys::JB_FSCALAR != 0 || keys.is_empty() {
         return pg_sys::Datum::from(doc);
     }
-    let rep = pg_sys::palloc(replacement.len().max(1)) as *mut std::ffi::c_char;
-    std::ptr::copy_nonoverlapping(replacement.as_ptr() as *const std::ffi::c_char, rep, replacement.len());
+    // read only: JsonbValueToJsonb copies the bytes into the new document
+    let rep = replacement.as_ptr() as *mut std::ffi::c_char;
     let mut it = pg_sys::JsonbIteratorInit(&mut (*doc).root);
     let mut state: *mut pg_sys::JsonbParseState = std::ptr::null_mut();
     let mut v: pg_sys::JsonbValue = std::mem::zeroed();
