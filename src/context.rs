@@ -32,6 +32,8 @@ pub struct CallContext {
     pub prefixes: (u8, u8),
     pub scrubber: Scrubber,
     pub identifiers: Vec<String>,
+    /// `identifiers` as a set, built the first time other people's JSON is read
+    pub identifier_set: std::cell::OnceCell<std::collections::HashSet<String>>,
     pub slots: Vec<SlotState>,
 }
 
@@ -126,8 +128,8 @@ impl CallContext {
         let r = if person {
             json::redact_members(v, &keys, REPLACEMENT)
         } else {
-            let ids: Vec<&str> = self.identifiers.iter().map(String::as_str).collect();
-            json::redact_member_values(v, &keys, &ids, REPLACEMENT)
+            let ids = self.identifier_set.get_or_init(|| self.identifiers.iter().cloned().collect());
+            json::redact_member_values_where(v, &keys, &|x| ids.contains(x), REPLACEMENT)
         };
         match r {
             Ok(Some(new)) => new,

@@ -378,6 +378,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
             Scrubber::new::<&str>(&[])
         },
         identifiers: users.clone(),
+        identifier_set: Default::default(),
         slots: plan
             .slots
             .iter()

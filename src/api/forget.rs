@@ -250,6 +250,7 @@ pub fn erase_request(req: &EraseRequest, job: Option<i64>) -> i64 {
             prefixes: crate::guc::ip_prefixes(),
             scrubber,
             identifiers,
+            identifier_set: Default::default(),
             slots: plan
                 .slots
                 .iter()

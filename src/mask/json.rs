@@ -45,7 +45,22 @@ pub fn redact_member_values(
     identifiers: &[&str],
     replacement: &str,
 ) -> Result<Option<String>, JsonError> {
-    Scanner::new(doc, keys, Rule::StringIn(identifiers), replacement).run()
+    redact_member_values_where(doc, keys, &|v| identifiers.contains(&v), replacement)
+}
+
+/// [`redact_member_values`] with the identifiers given as a test (a set
+/// lookup, when there are thousands of them).
+///
+/// # Errors
+///
+/// [`JsonError::Invalid`] when `doc` is not valid JSON.
+pub fn redact_member_values_where(
+    doc: &str,
+    keys: &[&str],
+    is_identifier: &dyn Fn(&str) -> bool,
+    replacement: &str,
+) -> Result<Option<String>, JsonError> {
+    Scanner::new(doc, keys, Rule::StringIn(is_identifier), replacement).run()
 }
 
 /// Appends `s` to `out` as a JSON string literal, escaped the way PostgreSQL
@@ -92,8 +107,8 @@ fn push_unicode_escape(out: &mut String, c: char) {
 enum Rule<'a> {
     /// Any value: scalar, object or array.
     AnyValue,
-    /// Only a string equal to one of these.
-    StringIn(&'a [&'a str]),
+    /// Only a string that passes this test (one of the identifiers).
+    StringIn(&'a dyn Fn(&str) -> bool),
 }
 
 /// An open container on the scanner's stack.
@@ -318,7 +333,7 @@ impl<'a> Scanner<'a> {
         value != replacement
             && match rule {
                 Rule::AnyValue => true,
-                Rule::StringIn(identifiers) => identifiers.contains(&value),
+                Rule::StringIn(is_identifier) => is_identifier(value),
             }
     }
 
