@@ -6,8 +6,8 @@
 //! memory up to `work_mem` and on disk beyond. One scan per job run, however
 //! many batches.
 //!
-//! A cursor left open by a run that failed is closed by the next run of the
-//! same job in that session, or at the session's end.
+//! A cursor is closed when its run is done with it, also when the run fails
+//! (see [`HeldCursor`]'s `Drop`).
 
 use std::ffi::CString;
 
@@ -161,9 +161,7 @@ impl HeldCursor {
     }
 
     /// Closes the cursor.
-    pub fn close(self) {
-        self.close_leftover();
-    }
+    pub fn close(self) {}
 
     fn close_leftover(&self) {
         // SAFETY: unpins and drops a portal of ours that is not running
@@ -176,6 +174,26 @@ impl HeldCursor {
                 pg_sys::UnpinPortal(p);
             }
             pg_sys::SPI_cursor_close(p);
+        }
+    }
+}
+
+impl Drop for HeldCursor {
+    /// Closes the cursor; while an error unwinds, only unpins it (the
+    /// transaction is failing: it is dropped with it, or, kept from an
+    /// earlier commit, by the next run of the job or the session's end, or
+    /// `CLOSE ALL` / `DISCARD ALL`, which refuse a pinned portal).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // SAFETY: a hash lookup and a flag; neither raises
+            unsafe {
+                let p = find(&self.name);
+                if !p.is_null() && (*p).portalPinned {
+                    pg_sys::UnpinPortal(p);
+                }
+            }
+        } else {
+            self.close_leftover();
         }
     }
 }

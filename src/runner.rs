@@ -677,26 +677,41 @@ enum Lookup {
     Key,
 }
 
-/// Planner settings for the rest of this transaction (or of the role switch
-/// around it): no JIT compilation, which costs more than the expressions of a
-/// job's statements gain from it; for a batch, no hash or merge joins, so
-/// that it finds its rows one by one (at their tid, or by key through an
+/// Planner settings until the end of the role switch around the call
+/// ([`as_role`]): no JIT compilation, which costs more than the expressions
+/// of a job's statements gain from it; for a batch, no hash or merge joins,
+/// so that it finds its rows one by one (at their tid, or by key through an
 /// index) instead of scanning the table.
 fn batch_settings(lookup: Lookup) {
-    let sql = match lookup {
-        Lookup::Scan => "SELECT pg_catalog.set_config('jit', 'off', true)",
-        Lookup::Tid => {
-            "SELECT pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_hashjoin', 'off', true), \
-                    pg_catalog.set_config('enable_mergejoin', 'off', true), pg_catalog.set_config('enable_indexscan', 'off', true), \
-                    pg_catalog.set_config('enable_bitmapscan', 'off', true)"
-        }
-        Lookup::Key => {
-            "SELECT pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_hashjoin', 'off', true), \
-                    pg_catalog.set_config('enable_mergejoin', 'off', true), pg_catalog.set_config('enable_indexscan', 'on', true), \
-                    pg_catalog.set_config('enable_bitmapscan', 'on', true)"
-        }
-    };
-    Spi::run(sql).or_raise();
+    set_in_role_switch(c"jit", c"off");
+    if lookup == Lookup::Scan {
+        return;
+    }
+    set_in_role_switch(c"enable_hashjoin", c"off");
+    set_in_role_switch(c"enable_mergejoin", c"off");
+    let scans = if lookup == Lookup::Tid { c"off" } else { c"on" };
+    set_in_role_switch(c"enable_indexscan", scans);
+    set_in_role_switch(c"enable_bitmapscan", scans);
+}
+
+/// Sets a setting until the end of the role switch around the call (the GUC
+/// nest level [`as_role`] opens), not of the transaction: the job's own
+/// bookkeeping statements that follow run with the session's settings.
+fn set_in_role_switch(name: &std::ffi::CStr, value: &std::ffi::CStr) {
+    // SAFETY: inside a transaction and a GUC nest level; GUC_ACTION_SAVE values
+    // are undone when that level ends
+    unsafe {
+        pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+    }
 }
 
 /// The job's window as timestamptz values, read in the queueing session's
@@ -715,10 +730,13 @@ fn time_window(params: &SessionParams) -> (Option<pg_sys::Datum>, Option<pg_sys:
     (read(&params.start), read(&params.end))
 }
 
-/// The queueing session's TimeZone for the rest of this transaction (a batch).
+/// The queueing session's TimeZone, until the end of the role switch around
+/// the call (a batch).
 fn pin_timezone(params: &SessionParams) {
     if let Some(tz) = &params.timezone {
-        Spi::run_with_args("SELECT pg_catalog.set_config('TimeZone', $1, true)", &[tz.clone().into()]).or_raise();
+        let tz = std::ffi::CString::new(tz.as_str())
+            .unwrap_or_else(|_| raise(ForgetError::Internal("a time zone name with a NUL byte".into())));
+        set_in_role_switch(c"TimeZone", &tz);
     }
 }
 

@@ -2,14 +2,16 @@
 //! in every table with a `time` column, the rows whose time is in the window
 //! and whose subject is one of the user ids OR whose IP is in one of the
 //! networks. Their subject and IP columns are masked, plus the additional
-//! fields named. Work goes in batches: keyset pagination over the primary key
-//! (each batch one UPDATE of at most `batch_size` rows, committed on its own),
-//! so a job over tens of millions of rows never holds one long transaction.
-//! Pure: no pgrx.
+//! fields named. A job run reads each table's matching rows once, in (time,
+//! primary key) order, through a cursor ([`SessionPlan::cursor_sql`]), and
+//! masks them in batches of at most `batch_size` rows, each one UPDATE
+//! committed on its own ([`SessionPlan::batch_sql`]), so a job over tens of
+//! millions of rows never holds one long transaction. Pure: no pgrx.
 //!
-//! Parameters of the batch statement: `$1` start (timestamptz), `$2` end,
-//! `$3` user ids (text[]), `$4` networks (inet[]), `$5` the last key done
-//! (text[], NULL at the start), `$6` the batch size.
+//! Parameters of both statements: `$1` start, `$2` end (timestamptz), `$3`
+//! user ids (text[]), `$4` networks (inet[] or text[]); the cursor's `$5` is
+//! the last key done (text[], NULL at the start); the batch's `$5`... are the
+//! arrays of what the cursor read.
 
 use crate::catalog::{Analysis, Catalog, TaggedColumn};
 use crate::error::ForgetError;
@@ -43,8 +45,12 @@ pub struct SessionTable {
     /// slot ids (into `SessionPlan::slots`)
     pub slots: Vec<usize>,
     /// (column, type) of the subject and IP columns, in that order: the cursor
-    /// reads them, a batch checks that they did not change since
+    /// reads them, a batch checks that they did not change since. Columns of
+    /// other types than text and inet are read as text (`pg_catalog.text`).
     pub checks: Vec<(String, String)>,
+    /// the time column is part of the primary key (so a row is found by key
+    /// with it; otherwise by the primary key alone, should its time change)
+    pub time_in_pk: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -216,17 +222,20 @@ impl SessionPlan {
                 slots.push(slot(slots.len(), pi, &tc, strategy));
                 masked.push(f.column.clone());
             }
+            // compared as they are when text or inet (equality and arrays exist), as text otherwise
             let checks: Vec<(String, String)> = subjects
                 .iter()
-                .map(|c| c.name.clone())
-                .chain(ips.iter().map(|(c, _)| c.clone()))
-                .map(|c| {
-                    let ty = ty_of(&c);
+                .map(|c| (c.name.clone(), c.class == TypeClass::Text))
+                .chain(ips.iter().cloned())
+                .map(|(c, as_is)| {
+                    let ty = if as_is { ty_of(&c) } else { "pg_catalog.text".to_string() };
                     (c, ty)
                 })
                 .collect();
+            let time_in_pk = pk.iter().any(|c| *c == time);
             tables.push(SessionTable {
                 checks,
+                time_in_pk,
                 table: ti,
                 schema: t.schema.clone(),
                 name: t.name.clone(),
@@ -277,7 +286,7 @@ impl SessionPlan {
         let keys: Vec<&str> = t.key.iter().map(|(e, _)| e.as_str()).collect();
         let key_names: Vec<String> = (0..t.key.len()).map(|k| format!("k{k}")).collect();
         let mut sel: Vec<String> = keys.iter().zip(&key_names).map(|(e, a)| format!("{e} AS {a}")).collect();
-        sel.extend(t.checks.iter().enumerate().map(|(j, (c, _))| format!("t.{} AS c{j}", ident(c))));
+        sel.extend(t.checks.iter().enumerate().map(|(j, (c, ty))| format!("t.{}::{ty} AS c{j}", ident(c))));
         sel.push("t.ctid AS tid".into());
         let mut names = key_names.clone();
         names.extend((0..t.checks.len()).map(|j| format!("c{j}")));
@@ -339,7 +348,7 @@ impl SessionPlan {
             .checks
             .iter()
             .enumerate()
-            .map(|(j, (c, _))| format!("t.{} IS NOT DISTINCT FROM b.c{j}", ident(c)))
+            .map(|(j, (c, ty))| format!("t.{}::{ty} IS NOT DISTINCT FROM b.c{j}", ident(c)))
             .collect();
         let mut again: Vec<String> = Vec::new();
         for c in &t.subjects {
@@ -381,11 +390,13 @@ impl SessionPlan {
                 ),
             )
         } else {
+            // by primary key: a row whose time changed (still in the window) is found too
+            let skip = usize::from(!t.time_in_pk);
             (
                 format!(
                     "({}) = ({}) AND NOT (b.n OPERATOR(pg_catalog.=) ANY(${extra}::pg_catalog.int8[]))",
-                    keys.join(", "),
-                    b_keys.join(", ")
+                    keys[skip..].join(", "),
+                    b_keys[skip..].join(", ")
                 ),
                 "(SELECT pg_catalog.count(*) FROM u)".to_string(),
             )
@@ -487,7 +498,7 @@ mod tests {
             sql.contains(r#"($5::pg_catalog.text[] IS NULL OR (t."started_at", t."id") > ($5[1]::"pg_catalog"."timestamptz", $5[2]::"pg_catalog"."int8"))"#),
             "{sql}"
         );
-        assert!(sql.starts_with(r#"WITH m AS MATERIALIZED (SELECT t."started_at" AS k0, t."id" AS k1, t."user_id" AS c0, t."ip" AS c1, t.ctid AS tid FROM ONLY "app"."sessions" t"#), "{sql}");
+        assert!(sql.starts_with(r#"WITH m AS MATERIALIZED (SELECT t."started_at" AS k0, t."id" AS k1, t."user_id"::"pg_catalog"."text" AS c0, t."ip"::"pg_catalog"."inet" AS c1, t.ctid AS tid FROM ONLY "app"."sessions" t"#), "{sql}");
         // the count first, then the rows in key order
         assert!(sql.contains("(SELECT k0, k1, c0, c1, tid, (SELECT pg_catalog.count(*) FROM m) FROM m LIMIT 1)\nUNION ALL\n(SELECT k0, k1, c0, c1, tid, NULL FROM m ORDER BY k0, k1)"), "{sql}");
         assert_eq!(p.read_columns(0), 5);
@@ -515,12 +526,43 @@ mod tests {
         assert!(sql.contains("CASE WHEN (SELECT pg_catalog.count(*) FROM u) < $10::pg_catalog.int8 THEN (SELECT COALESCE(pg_catalog.array_agg(n), ARRAY[]::pg_catalog.int8[]) FROM u) END"), "{sql}");
         // the rows that moved: by key, except those done
         let again = p.batch_sql(0, false);
-        assert!(again.contains(r#"WHERE (t."started_at", t."id") = (b.k0, b.k1) AND NOT (b.n OPERATOR(pg_catalog.=) ANY($10::pg_catalog.int8[])) AND t."started_at" BETWEEN"#), "{again}");
+        // by primary key alone: a row whose time changed is found too
+        assert!(again.contains(r#"WHERE (t."id") = (b.k1) AND NOT (b.n OPERATOR(pg_catalog.=) ANY($10::pg_catalog.int8[])) AND t."started_at" BETWEEN"#), "{again}");
         assert!(!again.contains("ctid = "), "{again}");
-        assert!(sql.contains(r#"AND ((t."user_id" IS NOT DISTINCT FROM b.c0 AND t."ip" IS NOT DISTINCT FROM b.c1) OR t."user_id" OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.unnest($3::"pg_catalog"."text"[])) OR EXISTS (SELECT FROM pg_catalog.unnest($4::inet[]) AS n(net) WHERE t."ip"::inet <<= n.net))"#), "{sql}");
+        assert!(sql.contains(r#"AND ((t."user_id"::"pg_catalog"."text" IS NOT DISTINCT FROM b.c0 AND t."ip"::"pg_catalog"."inet" IS NOT DISTINCT FROM b.c1) OR t."user_id" OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.unnest($3::"pg_catalog"."text"[])) OR EXISTS (SELECT FROM pg_catalog.unnest($4::inet[]) AS n(net) WHERE t."ip"::inet <<= n.net))"#), "{sql}");
         // no list of ids for the planner to go through
         assert!(!sql.contains("ANY($3"), "{sql}");
         assert!(sql.contains("ARRAY[pg_catalog.to_json($5[pg_catalog.array_upper($5, 1)]) #>> '{}', pg_catalog.to_json($6[pg_catalog.array_upper($6, 1)]) #>> '{}']"), "{sql}");
+    }
+
+    #[test]
+    fn rows_that_moved_are_found_by_primary_key_with_the_time_only_when_it_is_part_of_it() {
+        let mut cat = sessions_catalog();
+        cat.tables[4].primary_key = Some(vec!["id".into(), "started_at".into()]);
+        let a = analyze(&cat);
+        let p = SessionPlan::new(&cat, &a, &[]).unwrap();
+        assert!(p.tables[0].time_in_pk);
+        let again = p.batch_sql(0, false);
+        assert!(again.contains(r#"WHERE (t."started_at", t."id") = (b.k0, b.k1) AND NOT"#), "{again}");
+    }
+
+    #[test]
+    fn subjects_of_other_types_than_text_are_compared_as_text() {
+        let mut cat = sessions_catalog();
+        let c = cat.tables[4].columns.iter_mut().find(|c| c.name == "user_id").unwrap();
+        *c = col("user_id", "int8", "N", Some("@pii subject null"));
+        let a = analyze(&cat);
+        let p = SessionPlan::new(&cat, &a, &[]).unwrap();
+        assert_eq!(p.tables[0].checks[0], ("user_id".to_string(), "pg_catalog.text".to_string()));
+        let sql = p.cursor_sql(0);
+        assert!(sql.contains(r#"t."user_id"::pg_catalog.text AS c0"#), "{sql}");
+        let batch = p.batch_sql(0, true);
+        assert!(batch.contains(r#"pg_catalog.unnest($7::pg_catalog.text[])"#), "{batch}");
+        assert!(batch.contains(r#"t."user_id"::pg_catalog.text IS NOT DISTINCT FROM b.c0"#), "{batch}");
+        assert!(
+            batch.contains(r#"t."user_id"::text OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.unnest($3::text[]))"#),
+            "{batch}"
+        );
     }
 
     #[test]

@@ -116,8 +116,8 @@ RESET ROLE;
 DROP ROLE regress_jobs_app;
 -- rows the application changes while a job runs: a job reads the rows it will
 -- mask when it starts, and masks them batch after batch. Here a trigger, when
--- the job masks row 10, changes rows 11 and 12, which the job has read already:
--- a row that still matches is masked, one that no longer matches is not.
+-- the job masks row 10, changes rows 11, 12 and 14, which the job has read
+-- already: a row that still matches is masked, one that no longer matches is not.
 CREATE TABLE mon.visits (id bigint PRIMARY KEY, who text, ip inet, at timestamptz NOT NULL);
 COMMENT ON COLUMN mon.visits.who IS '@pii subject';
 COMMENT ON COLUMN mon.visits.ip IS '@pii ip';
@@ -126,12 +126,14 @@ INSERT INTO mon.visits VALUES
   (10, 'v1', '10.5.0.1', '2026-03-01'),
   (11, 'v1', '10.5.0.2', '2026-03-02'),   -- becomes v2's: still matched
   (12, 'v1', '10.5.0.3', '2026-03-03'),   -- becomes v7's, on another network: no longer matched
-  (13, 'v9', '10.6.0.1', '2026-03-04');   -- never matched
+  (13, 'v9', '10.6.0.1', '2026-03-04'),   -- never matched
+  (14, 'v1', '10.5.0.5', '2026-03-05');   -- its time moves, within the window: still matched
 CREATE FUNCTION mon.meddle() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF OLD.id = 10 THEN
         UPDATE mon.visits SET who = 'v2' WHERE id = 11;
         UPDATE mon.visits SET who = 'v7', ip = '10.7.0.1' WHERE id = 12;
+        UPDATE mon.visits SET at = at + interval '1 day' WHERE id = 14;
     END IF;
     RETURN NEW;
 END $$;
@@ -144,7 +146,7 @@ SELECT * FROM mon.visits ORDER BY id;
 SELECT table_name, column_name, row_count FROM forget.job_report(:job4) WHERE table_name = 'visits';
 -- the same with the networks: row 12 leaves 10.5.0.0/16, row 11 stays in it
 ALTER TABLE mon.visits DISABLE TRIGGER meddle;
-UPDATE mon.visits SET who = 'v1', ip = ('10.5.0.' || (id - 9))::inet WHERE id IN (10, 11, 12);
+UPDATE mon.visits SET who = 'v1', ip = ('10.5.0.' || (id - 9))::inet WHERE id IN (10, 11, 12, 14);
 ALTER TABLE mon.visits ENABLE TRIGGER meddle;
 SELECT forget.create_anonymization_job(NULL, NULL, NULL, '{10.5.0.0/16}', NULL) AS job5 \gset
 CALL forget.run_jobs();
