@@ -157,9 +157,19 @@ pub struct Row {
 }
 
 impl Row {
-    /// A row of an SPI tuple table (read while it exists).
-    pub(crate) fn new(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc) -> Row {
-        Row { tuple, desc }
+    /// Maps every row of `SPI_tuptable` through `each`.
+    ///
+    /// # Safety
+    /// Right after an SPI call, inside its connection.
+    pub(crate) unsafe fn each_of_tuptable<R>(each: &mut impl FnMut(&Row) -> R) -> Vec<R> {
+        let tt = pg_sys::SPI_tuptable;
+        let mut out = Vec::new();
+        if !tt.is_null() {
+            for i in 0..pg_sys::SPI_processed as usize {
+                out.push(each(&Row { tuple: *(*tt).vals.add(i), desc: (*tt).tupdesc }));
+            }
+        }
+        out
     }
 
     /// Column `col` (1-based), copied out of SPI's memory.
@@ -233,15 +243,7 @@ impl Statement {
                 if rc < 0 {
                     raise(ForgetError::Internal(format!("SPI_execute_plan returned {rc}")));
                 }
-                let tt = pg_sys::SPI_tuptable;
-                let mut out = Vec::new();
-                if !tt.is_null() {
-                    let n = pg_sys::SPI_processed as usize;
-                    for i in 0..n {
-                        out.push(each(&Row { tuple: *(*tt).vals.add(i), desc: (*tt).tupdesc }));
-                    }
-                }
-                Ok::<_, pgrx::spi::SpiError>(out)
+                Ok::<_, pgrx::spi::SpiError>(Row::each_of_tuptable(&mut each))
             }
         })
         .or_raise()

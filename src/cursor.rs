@@ -91,14 +91,7 @@ impl HeldCursor {
             // SAFETY: inside an SPI connection; the tuple table is read before it closes
             unsafe {
                 pg_sys::SPI_cursor_fetch(portal, true, n as std::ffi::c_long);
-                let tt = pg_sys::SPI_tuptable;
-                let mut out = Vec::new();
-                if !tt.is_null() {
-                    for i in 0..pg_sys::SPI_processed as usize {
-                        out.push(each(&Row::new(*(*tt).vals.add(i), (*tt).tupdesc)));
-                    }
-                }
-                Ok::<_, pgrx::spi::SpiError>(out)
+                Ok::<_, pgrx::spi::SpiError>(Row::each_of_tuptable(&mut each))
             }
         })
         .or_raise()
@@ -228,14 +221,7 @@ pub fn execute_with_args<R>(
             if rc < 0 {
                 raise(ForgetError::Internal(format!("SPI_execute_with_args returned {rc}")));
             }
-            let tt = pg_sys::SPI_tuptable;
-            let mut out = Vec::new();
-            if !tt.is_null() {
-                for i in 0..pg_sys::SPI_processed as usize {
-                    out.push(each(&Row::new(*(*tt).vals.add(i), (*tt).tupdesc)));
-                }
-            }
-            Ok::<_, pgrx::spi::SpiError>(out)
+            Ok::<_, pgrx::spi::SpiError>(Row::each_of_tuptable(&mut each))
         }
     })
     .or_raise()
