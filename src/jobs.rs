@@ -36,6 +36,25 @@ pub fn as_role<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     switch_role(role, false, f)
 }
 
+/// Sets a setting until the current GUC nest level ends (`NewGUCNestLevel` ..
+/// `AtEOXact_GUC`), as a function's `SET` clause does.
+pub fn set_in_nest_level(name: &std::ffi::CStr, value: &std::ffi::CStr, context: pg_sys::GucContext::Type) {
+    // SAFETY: inside a transaction and a GUC nest level; GUC_ACTION_SAVE values
+    // are undone when that level ends
+    unsafe {
+        pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            context,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+    }
+}
+
 fn switch_role<R>(role: pg_sys::Oid, pin_search_path: bool, f: impl FnOnce() -> R) -> R {
     let (mut uid, mut ctx) = (pg_sys::InvalidOid, 0i32);
     // SAFETY: the fmgr_security_definer pattern: switch user id and security
@@ -45,16 +64,7 @@ fn switch_role<R>(role: pg_sys::Oid, pin_search_path: bool, f: impl FnOnce() -> 
         pg_sys::SetUserIdAndSecContext(role, ctx | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
         let nest = pg_sys::NewGUCNestLevel();
         if pin_search_path {
-            pg_sys::set_config_option(
-                c"search_path".as_ptr(),
-                c"pg_catalog, pg_temp".as_ptr(),
-                pg_sys::GucContext::PGC_USERSET,
-                pg_sys::GucSource::PGC_S_SESSION,
-                pg_sys::GucAction::GUC_ACTION_SAVE,
-                true,
-                0,
-                false,
-            );
+            set_in_nest_level(c"search_path", c"pg_catalog, pg_temp", pg_sys::GucContext::PGC_USERSET);
         }
         nest
     };

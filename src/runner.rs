@@ -126,16 +126,7 @@ fn with_deadlock_timeout<R>(ms: i32, f: impl FnOnce() -> R) -> R {
         let ms = ms.min(pg_sys::DeadlockTimeout);
         let value = std::ffi::CString::new(format!("{ms}ms")).expect("no NUL");
         let nest = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            c"deadlock_timeout".as_ptr(),
-            value.as_ptr(),
-            pg_sys::GucContext::PGC_SUSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
+        jobs::set_in_nest_level(c"deadlock_timeout", &value, pg_sys::GucContext::PGC_SUSET);
         let r = f();
         pg_sys::AtEOXact_GUC(true, nest);
         r
@@ -387,7 +378,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
     };
     // the ids and networks as arrays, made once per run (tens of thousands of ids
     // take a while to convert) in a memory context of the run's own
-    let run_memory = RunMemory::new();
+    let run_memory = OwnMemory::new(c"pg_forget job run", true);
     let (users_arg, ips_arg) = run_memory.with(|| (arg(users.clone()), arg(ips.clone())));
     let (result, ctx) = context::with_context(ctx, || -> Result<bool, String> {
         // the rows each table has left: one cursor per table, opened (and counted)
@@ -454,55 +445,44 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
                     return Ok(false);
                 }
                 // the batch's keys and arguments live in a memory context of their own
-                // SAFETY: a child of the current context, deleted below
-                let (mcx, outer) = unsafe {
-                    let mcx = pg_sys::AllocSetContextCreateInternal(
-                        pg_sys::CurrentMemoryContext,
-                        c"pg_forget batch".as_ptr(),
-                        pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
-                        pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
-                        pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
-                    );
-                    (mcx, pg_sys::MemoryContextSwitchTo(mcx))
-                };
-                let r = in_subtransaction(|| {
-                    as_role(role, || {
-                        pin_timezone(&params);
-                        let window = time_window(&params);
-                        let keys = cursor.fetch_arrays(batch, ncols);
-                        if keys.rows == 0 {
-                            return (0usize, 0i64, None);
-                        }
-                        types.truncate(4);
-                        types.extend(keys.arrays.iter().map(|(t, _)| *t));
-                        let mut args = vec![window.0, window.1, users_arg, ips_arg];
-                        args.extend(keys.arrays.iter().map(|(_, d)| Some(*d)));
-                        // each row fetched at its place, never a scan of the whole table
-                        batch_settings(Lookup::Tid);
-                        types.push(pg_sys::INT8OID);
-                        args.push(arg(keys.rows as i64));
-                        let out = crate::cursor::execute_with_args(&by_tid, &types, &args, |row| {
-                            (row.get::<i64>(1).unwrap_or(0), row.get::<Vec<String>>(2), row.get::<Vec<i64>>(3))
-                        });
-                        let (mut updated, last, done) = out.into_iter().next().unwrap_or((0, None, None));
-                        if let Some(done) = done.filter(|_| (updated as usize) < keys.rows) {
-                            // rows that moved since the cursor read them (or no longer match): by key
-                            batch_settings(Lookup::Key);
-                            *types.last_mut().expect("pushed above") = pg_sys::INT8ARRAYOID;
-                            *args.last_mut().expect("pushed above") = arg(done);
-                            let out = crate::cursor::execute_with_args(&by_key, &types, &args, |row| {
-                                row.get::<i64>(1).unwrap_or(0)
+                let batch_memory = OwnMemory::new(c"pg_forget batch", false);
+                let r = batch_memory.with(|| {
+                    in_subtransaction(|| {
+                        as_role(role, || {
+                            pin_timezone(&params);
+                            let window = time_window(&params);
+                            let keys = cursor.fetch_arrays(batch, ncols);
+                            if keys.rows == 0 {
+                                return (0usize, 0i64, None);
+                            }
+                            types.truncate(4);
+                            types.extend(keys.arrays.iter().map(|(t, _)| *t));
+                            let mut args = vec![window.0, window.1, users_arg, ips_arg];
+                            args.extend(keys.arrays.iter().map(|(_, d)| Some(*d)));
+                            // each row fetched at its place, never a scan of the whole table
+                            batch_settings(Lookup::Tid);
+                            types.push(pg_sys::INT8OID);
+                            args.push(arg(keys.rows as i64));
+                            let out = crate::cursor::execute_with_args(&by_tid, &types, &args, |row| {
+                                (row.get::<i64>(1).unwrap_or(0), row.get::<Vec<String>>(2), row.get::<Vec<i64>>(3))
                             });
-                            updated += out.into_iter().next().unwrap_or(0);
-                        }
-                        (keys.rows, updated, last)
+                            let (mut updated, last, done) = out.into_iter().next().unwrap_or((0, None, None));
+                            if let Some(done) = done.filter(|_| (updated as usize) < keys.rows) {
+                                // rows that moved since the cursor read them (or no longer match): by key
+                                batch_settings(Lookup::Key);
+                                *types.last_mut().expect("pushed above") = pg_sys::INT8ARRAYOID;
+                                *args.last_mut().expect("pushed above") = arg(done);
+                                let out = crate::cursor::execute_with_args(&by_key, &types, &args, |row| {
+                                    row.get::<i64>(1).unwrap_or(0)
+                                });
+                                updated += out.into_iter().next().unwrap_or(0);
+                            }
+                            (keys.rows, updated, last)
+                        })
                     })
                 });
-                // SAFETY: back to the context of before; nothing allocated in mcx is used after this
-                unsafe {
-                    pg_sys::MemoryContextSwitchTo(outer);
-                    pg_sys::MemoryContextDelete(mcx);
-                }
+                // nothing allocated in the batch's context is used after this
+                drop(batch_memory);
                 let (read, updated, new_last) = match r {
                     Ok(v) => v,
                     Err(e) => {
@@ -631,17 +611,18 @@ fn run_auto(driver: Driver, job: &Claimed, subjects: &[(String, String)], role: 
     Ok(())
 }
 
-/// A memory context for what a job run keeps across its commits, deleted
-/// with it (also when an error unwinds).
-struct RunMemory(pg_sys::MemoryContext);
+/// A memory context of pg_forget's own, deleted when dropped (also when an
+/// error unwinds): a job run's, for what it keeps across its commits (a child
+/// of TopMemoryContext), or a batch's (a child of the current context).
+struct OwnMemory(pg_sys::MemoryContext);
 
-impl RunMemory {
-    fn new() -> RunMemory {
-        // SAFETY: a child of TopMemoryContext, deleted once, in Drop
-        RunMemory(unsafe {
+impl OwnMemory {
+    fn new(name: &'static std::ffi::CStr, across_commits: bool) -> OwnMemory {
+        // SAFETY: a new child context, deleted once, in Drop
+        OwnMemory(unsafe {
             pg_sys::AllocSetContextCreateInternal(
-                pg_sys::TopMemoryContext,
-                c"pg_forget job run".as_ptr(),
+                if across_commits { pg_sys::TopMemoryContext } else { pg_sys::CurrentMemoryContext },
+                name.as_ptr(),
                 pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
                 pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
                 pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
@@ -649,19 +630,26 @@ impl RunMemory {
         })
     }
 
-    /// Runs `f` with this context current.
+    /// Runs `f` with this context current; the previous one is current again
+    /// after it, also when an error unwinds.
     fn with<R>(&self, f: impl FnOnce() -> R) -> R {
-        // SAFETY: switches back to the previous context after f
-        let old = unsafe { pg_sys::MemoryContextSwitchTo(self.0) };
-        let r = f();
-        unsafe { pg_sys::MemoryContextSwitchTo(old) };
-        r
+        struct Back(pg_sys::MemoryContext);
+        impl Drop for Back {
+            fn drop(&mut self) {
+                // SAFETY: the context that was current before
+                unsafe { pg_sys::MemoryContextSwitchTo(self.0) };
+            }
+        }
+        // SAFETY: switches to a live context of ours
+        let _back = Back(unsafe { pg_sys::MemoryContextSwitchTo(self.0) });
+        f()
     }
 }
 
-impl Drop for RunMemory {
+impl Drop for OwnMemory {
     fn drop(&mut self) {
-        // SAFETY: the context is ours and nothing allocated in it is used after the run
+        // SAFETY: the context is ours, not current (`with` switched back), and
+        // nothing allocated in it is used after this
         unsafe { pg_sys::MemoryContextDelete(self.0) };
     }
 }
@@ -698,20 +686,7 @@ fn batch_settings(lookup: Lookup) {
 /// nest level [`as_role`] opens), not of the transaction: the job's own
 /// bookkeeping statements that follow run with the session's settings.
 fn set_in_role_switch(name: &std::ffi::CStr, value: &std::ffi::CStr) {
-    // SAFETY: inside a transaction and a GUC nest level; GUC_ACTION_SAVE values
-    // are undone when that level ends
-    unsafe {
-        pg_sys::set_config_option(
-            name.as_ptr(),
-            value.as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
-    }
+    jobs::set_in_nest_level(name, value, pg_sys::GucContext::PGC_USERSET);
 }
 
 /// The job's window as timestamptz values, read in the queueing session's
