@@ -330,7 +330,8 @@ BEGIN
         'FUNCTION forget._tick(integer, boolean)',
         'FUNCTION forget._create_anonymization_job(timestamptz, timestamptz, text[], text[], text[])',
         'FUNCTION forget._text_ip_in(text, text[])', 'FUNCTION forget._export_users_sql(text[])',
-        'FUNCTION forget._runner_alive(integer, timestamptz)', 'FUNCTION forget._relation_changed(oid)'] LOOP
+        'FUNCTION forget._runner_alive(integer, timestamptz)', 'FUNCTION forget._relation_changed(oid)',
+        'FUNCTION forget._within_batch(bigint)'] LOOP
         EXECUTE pg_catalog.format('REVOKE EXECUTE ON %s FROM PUBLIC', f);
         EXECUTE pg_catalog.format('GRANT EXECUTE ON %s TO forget_admin', f);
     END LOOP;

@@ -46,3 +46,19 @@ CREATE OR REPLACE FUNCTION forget.redact_json(doc jsonb, keys text[], replacemen
 RETURNS jsonb
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'forget_redact_json';
+
+-- A person's jobs are found through the row that opened each: the
+-- 'completed' rows (one per person of a job) are left out of the index.
+DROP INDEX forget.audit_log_subject_idx;
+CREATE INDEX audit_log_subject_idx ON forget.audit_log (subject_pseudonym) WHERE action <> 'completed';
+
+-- A job masks a table that fits in one batch in one statement, at most a
+-- batch of rows (src/context.rs).
+CREATE  FUNCTION "_within_batch"(
+	"lim" bigint /* i64 */
+) RETURNS bool /* bool */
+STRICT VOLATILE PARALLEL UNSAFE COST 10000
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_within_batch_wrapper';
+REVOKE EXECUTE ON FUNCTION forget._within_batch(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forget._within_batch(bigint) TO forget_admin;

@@ -64,6 +64,55 @@ pub fn counters() -> Vec<u64> {
     CURRENT.with(|c| c.borrow().as_ref().map(|ctx| ctx.slots.iter().map(|s| s.changed).collect()).unwrap_or_default())
 }
 
+/// Sets the changed-value counters of the installed context back to `values`
+/// (what [`counters`] returned before a statement that was rolled back).
+pub fn set_counters(values: &[u64]) {
+    CURRENT.with(|c| {
+        if let Some(ctx) = c.borrow_mut().as_mut() {
+            for (s, v) in ctx.slots.iter_mut().zip(values) {
+                s.changed = *v;
+            }
+        }
+    })
+}
+
+thread_local! {
+    /// rows `forget._within_batch` was asked about since [`reset_batch_rows`]
+    static BATCH_ROWS: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// Starts the count of rows `forget._within_batch` lets through at zero.
+pub fn reset_batch_rows() {
+    BATCH_ROWS.with(|b| b.set(0));
+}
+
+/// The rows `forget._within_batch` was asked about since [`reset_batch_rows`]
+/// (one more than it let through when it ended the statement).
+pub fn batch_rows() -> i64 {
+    BATCH_ROWS.with(|b| b.get())
+}
+
+/// Internal: true for the first `lim` rows a statement asks about, then an
+/// error that ends the statement. The last condition of a job's UPDATE that
+/// masks a table in one statement (its high cost puts it after every other
+/// condition), so that the statement masks at most one batch: when the table
+/// has more rows than that, the statement is rolled back and the table is
+/// read through a cursor instead. Only inside pg_forget's own calls.
+#[pg_extern(volatile, parallel_unsafe, cost = 10000)]
+fn _within_batch(lim: i64) -> bool {
+    if CURRENT.with(|c| c.borrow().is_none()) {
+        raise(ForgetError::WrongState("pg_forget's internal masking functions run only inside its own calls".into()))
+    }
+    let n = BATCH_ROWS.with(|b| {
+        b.set(b.get() + 1);
+        b.get()
+    });
+    if n > lim {
+        raise(ForgetError::Internal(format!("more rows than one batch of {lim}")))
+    }
+    true
+}
+
 fn with_slot<R>(slot: i32, f: impl FnOnce(&mut SlotState, &CallContext) -> R) -> R {
     CURRENT.with(|c| {
         let mut guard = c.borrow_mut();

@@ -84,6 +84,23 @@ impl HeldCursor {
         p
     }
 
+    /// The planner's estimate of the rows the cursor returns (before any is read).
+    pub fn estimate(&self) -> f64 {
+        let portal = self.portal();
+        // SAFETY: the portal's statements are the PlannedStmts of its query, kept with it
+        unsafe {
+            let stmts = (*portal).stmts;
+            if stmts.is_null() || (*stmts).length < 1 {
+                return f64::INFINITY;
+            }
+            let first = (*(*stmts).elements).ptr_value as *mut pg_sys::PlannedStmt;
+            if first.is_null() || (*first).type_ != pg_sys::NodeTag::T_PlannedStmt || (*first).planTree.is_null() {
+                return f64::INFINITY;
+            }
+            (*(*first).planTree).plan_rows
+        }
+    }
+
     /// Reads the next `n` rows and maps each through `each`.
     pub fn fetch<R>(&self, n: i64, mut each: impl FnMut(&Row) -> R) -> Vec<R> {
         let portal = self.portal();

@@ -309,15 +309,20 @@ fn run_one(driver: Driver, job: Claimed) {
 fn job_subjects(id: i64) -> Vec<(String, String)> {
     as_owner(|| {
         Spi::connect(|c| {
+            // one array per kind: tens of thousands of rows read one by one, or
+            // sorted by the database's collation, take a while
             let tab = c.select(
-                "SELECT kind, value FROM forget.job_subject WHERE job_id = $1 ORDER BY kind, value",
+                "SELECT kind, pg_catalog.array_agg(value) FROM forget.job_subject WHERE job_id = $1 GROUP BY kind",
                 None,
                 &[id.into()],
             )?;
             let mut out = Vec::new();
             for row in tab {
-                out.push((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default()));
+                let kind = row.get::<String>(1)?.unwrap_or_default();
+                let values = row.get::<Vec<String>>(2)?.unwrap_or_default();
+                out.extend(values.into_iter().map(|v| (kind.clone(), v)));
             }
+            out.sort_unstable();
             Ok::<_, pgrx::spi::SpiError>(out)
         })
         .or_raise()
@@ -385,43 +390,74 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
         // here, kept across the batches' commits, read batch by batch
         let names: Vec<String> = plan.tables.iter().map(|t| format!("{}.{}", t.schema, t.name)).collect();
         let mut cursors: Vec<Option<HeldCursor>> = Vec::new();
-        let opened = in_subtransaction(|| {
-            as_role(role, || {
-                pin_timezone(&params);
-                batch_settings(Lookup::Scan);
-                let window = time_window(&params);
-                let mut left = 0i64;
-                let mut open = Vec::new();
-                for (i, name) in names.iter().enumerate() {
-                    let tp = progress.tables.get(name).cloned().unwrap_or_default();
-                    if tp.done {
-                        open.push(None);
-                        continue;
+        // a table expected to fit in half a batch is masked in one statement; when
+        // one holds more rows than a batch after all, it is rolled back (the
+        // whole opening, with it) and every table is read through a cursor
+        let before = context::counters();
+        let mut opened = Err(String::new());
+        for allow_single in [true, false] {
+            context::reset_batch_rows();
+            opened = in_subtransaction(|| {
+                as_role(role, || {
+                    pin_timezone(&params);
+                    batch_settings(Lookup::Scan);
+                    let window = time_window(&params);
+                    let mut left = 0i64;
+                    let mut open = Vec::new();
+                    let mut single = Vec::new();
+                    let cursor_types = [
+                        pg_sys::TIMESTAMPTZOID,
+                        pg_sys::TIMESTAMPTZOID,
+                        pg_sys::TEXTARRAYOID,
+                        pg_sys::TEXTARRAYOID,
+                        pg_sys::TEXTARRAYOID,
+                    ];
+                    for (i, name) in names.iter().enumerate() {
+                        let tp = progress.tables.get(name).cloned().unwrap_or_default();
+                        if tp.done {
+                            open.push(None);
+                            continue;
+                        }
+                        let c = HeldCursor::open(
+                            &format!("pg_forget_job_{}_{i}", job.id),
+                            &plan.cursor_sql(i),
+                            &cursor_types,
+                            vec![window.0, window.1, users_arg, ips_arg, arg(tp.last.clone())],
+                        );
+                        if allow_single && plan.single_ok(i) && c.estimate() <= (batch / 2) as f64 {
+                            c.close();
+                            context::reset_batch_rows();
+                            let out = crate::cursor::execute_with_args(
+                                &plan.single_sql(i),
+                                &[cursor_types.as_slice(), &[pg_sys::INT8OID]].concat(),
+                                &[window.0, window.1, users_arg, ips_arg, arg(tp.last.clone()), arg(batch)],
+                                |row| row.get::<i64>(1).unwrap_or(0),
+                            );
+                            single.push((name.clone(), out.into_iter().next().unwrap_or(0)));
+                            open.push(None);
+                            continue;
+                        }
+                        // the count comes after the columns read
+                        let ncols = plan.read_columns(i) as i32 + 1;
+                        left += c.fetch(1, |r| r.get::<i64>(ncols).unwrap_or(0)).first().copied().unwrap_or(0);
+                        open.push(Some(c));
                     }
-                    let c = HeldCursor::open(
-                        &format!("pg_forget_job_{}_{i}", job.id),
-                        &plan.cursor_sql(i),
-                        &[
-                            pg_sys::TIMESTAMPTZOID,
-                            pg_sys::TIMESTAMPTZOID,
-                            pg_sys::TEXTARRAYOID,
-                            pg_sys::TEXTARRAYOID,
-                            pg_sys::TEXTARRAYOID,
-                        ],
-                        vec![window.0, window.1, users_arg, ips_arg, arg(tp.last.clone())],
-                    );
-                    // the count comes after the columns read
-                    let ncols = plan.read_columns(i) as i32 + 1;
-                    left += c.fetch(1, |r| r.get::<i64>(ncols).unwrap_or(0)).first().copied().unwrap_or(0);
-                    open.push(Some(c));
-                }
-                (open, left)
-            })
-        });
-        let (open, left) = match opened {
+                    (open, left, single)
+                })
+            });
+            if opened.is_ok() || !allow_single || context::batch_rows() <= batch {
+                break;
+            }
+            context::set_counters(&before);
+        }
+        let (open, left, single) = match opened {
             Ok(v) => v,
             Err(e) => return Err(e),
         };
+        for (name, updated) in single {
+            rows_done += updated;
+            progress.tables.entry(name).or_default().done = true;
+        }
         cursors.extend(open);
         // the first batch goes in this transaction; the cursors' rows are kept from its commit on
         save_progress(job.id, &progress, rows_done, Some(rows_done + left));
@@ -461,17 +497,18 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
                             args.extend(keys.arrays.iter().map(|(_, d)| Some(*d)));
                             // each row fetched at its place, never a scan of the whole table
                             batch_settings(Lookup::Tid);
-                            types.push(pg_sys::INT8OID);
-                            args.push(arg(keys.rows as i64));
                             let out = crate::cursor::execute_with_args(&by_tid, &types, &args, |row| {
-                                (row.get::<i64>(1).unwrap_or(0), row.get::<Vec<String>>(2), row.get::<Vec<i64>>(3))
+                                (row.get::<i64>(1).unwrap_or(0), row.get::<Vec<String>>(2))
                             });
-                            let (mut updated, last, done) = out.into_iter().next().unwrap_or((0, None, None));
-                            if let Some(done) = done.filter(|_| (updated as usize) < keys.rows) {
-                                // rows that moved since the cursor read them (or no longer match): by key
+                            let (mut updated, last) = out.into_iter().next().unwrap_or((0, None));
+                            if (updated as usize) < keys.rows {
+                                // rows that moved since the cursor read them (or no longer match): by
+                                // key, except the versions this batch wrote (their xmin is its own)
                                 batch_settings(Lookup::Key);
-                                *types.last_mut().expect("pushed above") = pg_sys::INT8ARRAYOID;
-                                *args.last_mut().expect("pushed above") = arg(done);
+                                // SAFETY: reads the current (sub)transaction's id, if it has one
+                                let own = unsafe { pg_sys::GetCurrentTransactionIdIfAny() };
+                                types.push(pg_sys::TEXTOID);
+                                args.push(arg(own.into_inner().to_string()));
                                 let out = crate::cursor::execute_with_args(&by_key, &types, &args, |row| {
                                     row.get::<i64>(1).unwrap_or(0)
                                 });

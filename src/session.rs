@@ -6,7 +6,9 @@
 //! primary key) order, through a cursor ([`SessionPlan::cursor_sql`]), and
 //! masks them in batches of at most `batch_size` rows, each one UPDATE
 //! committed on its own ([`SessionPlan::batch_sql`]), so a job over tens of
-//! millions of rows never holds one long transaction. Pure: no pgrx.
+//! millions of rows never holds one long transaction. A table whose rows the
+//! planner expects to fit in half a batch is read and masked in one statement
+//! instead ([`SessionPlan::single_sql`]). Pure: no pgrx.
 //!
 //! Parameters of both statements: `$1` start, `$2` end (timestamptz), `$3`
 //! user ids (text[]), `$4` networks (inet[] or text[]); the cursor's `$5` is
@@ -44,13 +46,11 @@ pub struct SessionTable {
     pub ips: Vec<(String, bool)>,
     /// slot ids (into `SessionPlan::slots`)
     pub slots: Vec<usize>,
-    /// (column, type) of the subject and IP columns, in that order: the cursor
-    /// reads them, a batch checks that they did not change since. Columns of
-    /// other types than text and inet are read as text (`pg_catalog.text`).
-    pub checks: Vec<(String, String)>,
     /// the time column is part of the primary key (so a row is found by key
     /// with it; otherwise by the primary key alone, should its time change)
     pub time_in_pk: bool,
+    /// a partitioned table (a tid names a row only together with its partition)
+    pub partitioned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -222,20 +222,10 @@ impl SessionPlan {
                 slots.push(slot(slots.len(), pi, &tc, strategy));
                 masked.push(f.column.clone());
             }
-            // compared as they are when text or inet (equality and arrays exist), as text otherwise
-            let checks: Vec<(String, String)> = subjects
-                .iter()
-                .map(|c| (c.name.clone(), c.class == TypeClass::Text))
-                .chain(ips.iter().cloned())
-                .map(|(c, as_is)| {
-                    let ty = if as_is { ty_of(&c) } else { "pg_catalog.text".to_string() };
-                    (c, ty)
-                })
-                .collect();
             let time_in_pk = pk.iter().any(|c| *c == time);
             tables.push(SessionTable {
-                checks,
                 time_in_pk,
+                partitioned: t.partitioned,
                 table: ti,
                 schema: t.schema.clone(),
                 name: t.name.clone(),
@@ -270,86 +260,73 @@ impl SessionPlan {
     }
 
     /// The columns the cursor of table `i` reads, before the count: its key
-    /// columns, its subject and IP columns, and the tid.
+    /// columns, then the row's tid, table oid, xmin and primary key as text.
     pub fn read_columns(&self, i: usize) -> usize {
-        self.tables[i].key.len() + self.tables[i].checks.len() + 1
+        self.tables[i].key.len() + 4
+    }
+
+    /// The primary key of a row of table `t` as text: a row's identity, of
+    /// one type whatever the key's types (one column, or a row of several).
+    fn pk_text(&self, t: &SessionTable) -> String {
+        let pk: Vec<&str> = t.key[usize::from(!t.time_in_pk)..].iter().map(|(e, _)| e.as_str()).collect();
+        if pk.len() == 1 {
+            format!("({})::pg_catalog.text", pk[0])
+        } else {
+            format!("ROW({})::pg_catalog.text", pk.join(", "))
+        }
     }
 
     /// The rows of table `i` the job will mask, after the last key done
     /// (`$5`, NULL at the start), read once per job run through a cursor (see
     /// `crate::cursor`). The first row carries their count in its last column
     /// (no first row: nothing left); then come the rows, in key order, which
-    /// the batches read `batch_size` at a time: key (`k0`, ...), subject and
-    /// IP values (`c0`, ...), tid.
+    /// the batches read `batch_size` at a time: key (`k0`, ...), tid, table
+    /// oid, xmin as text (which together name the very version read) and
+    /// primary key as text.
     pub fn cursor_sql(&self, i: usize) -> String {
         let t = &self.tables[i];
-        let keys: Vec<&str> = t.key.iter().map(|(e, _)| e.as_str()).collect();
         let key_names: Vec<String> = (0..t.key.len()).map(|k| format!("k{k}")).collect();
-        let mut sel: Vec<String> = keys.iter().zip(&key_names).map(|(e, a)| format!("{e} AS {a}")).collect();
-        sel.extend(t.checks.iter().enumerate().map(|(j, (c, ty))| format!("t.{}::{ty} AS c{j}", ident(c))));
-        sel.push("t.ctid AS tid".into());
+        let mut sel: Vec<String> = t.key.iter().zip(&key_names).map(|((e, _), a)| format!("{e} AS {a}")).collect();
+        sel.push("t.ctid AS tid, t.tableoid AS o, t.xmin::pg_catalog.text AS x".into());
+        sel.push(format!("{} AS p", self.pk_text(t)));
         let mut names = key_names.clone();
-        names.extend((0..t.checks.len()).map(|j| format!("c{j}")));
-        names.push("tid".into());
-        let after: Vec<String> = t.key.iter().enumerate().map(|(k, (_, ty))| format!("$5[{}]::{ty}", k + 1)).collect();
+        names.extend(["tid", "o", "x", "p"].map(String::from));
         format!(
-            "WITH m AS MATERIALIZED (SELECT {sel} FROM {from} t WHERE {m} AND ($5::pg_catalog.text[] IS NULL OR ({keys}) > ({after})))\n\
+            "WITH m AS MATERIALIZED (SELECT {sel} FROM {from} t WHERE {m} AND {after})\n\
              (SELECT {names}, (SELECT pg_catalog.count(*) FROM m) FROM m LIMIT 1)\n\
              UNION ALL\n\
              (SELECT {names}, NULL FROM m ORDER BY {order})",
             sel = sel.join(", "),
             from = t.from,
             m = self.matches(t),
-            keys = keys.join(", "),
-            after = after.join(", "),
+            after = self.after_last(t),
             names = names.join(", "),
             order = key_names.join(", "),
         )
     }
 
-    /// One batch of table `i`: masks the rows of the keys in the arrays `$5`,
-    /// `$6`, ... (one per column the cursor read, see [`Self::cursor_sql`]).
-    ///
-    /// - `by_tid`: each row is fetched at the place the cursor read it at (its
-    ///   tid, with its key checked: the runner turns index scans off, so this is
-    ///   a TID scan), in table order. The parameter after the arrays is the
-    ///   number of rows in the batch. Returns `(rows updated, last key as text,
-    ///   the ordinals of the rows updated when not all were)`: a row the
-    ///   application updated since is somewhere else now, and is left to:
-    /// - not `by_tid`: the rows are looked up by key (through an index, hash and
-    ///   merge joins turned off), except the ordinals in the parameter after
-    ///   the arrays (done already). Returns `(rows updated)`.
-    ///
-    /// Either way a batch costs what its rows cost, whatever the size of the
-    /// table. A row still matches when it is still in the window and its
-    /// subject and IP columns are what the cursor read. Only a row the
-    /// application changed since is matched again against the user ids and
-    /// networks, through subqueries that cost nothing when no row changed (the
-    /// ids are never planned as a list of constants, which for 100,000 ids
-    /// would cost more to plan than the batch costs to run).
-    pub fn batch_sql(&self, i: usize, by_tid: bool) -> String {
-        let t = &self.tables[i];
-        let nk = t.key.len();
+    /// The rows after the last key done (`$5`, text[], NULL at the start).
+    fn after_last(&self, t: &SessionTable) -> String {
         let keys: Vec<&str> = t.key.iter().map(|(e, _)| e.as_str()).collect();
-        let mut arrays: Vec<String> = Vec::new();
-        let mut names: Vec<String> = Vec::new();
-        for (k, (_, ty)) in t.key.iter().enumerate() {
-            arrays.push(format!("pg_catalog.unnest(${}::{ty}[])", k + 5));
-            names.push(format!("k{k}"));
-        }
-        for (j, (_, ty)) in t.checks.iter().enumerate() {
-            arrays.push(format!("pg_catalog.unnest(${}::{ty}[])", nk + j + 5));
-            names.push(format!("c{j}"));
-        }
-        arrays.push(format!("pg_catalog.unnest(${}::pg_catalog.tid[])", nk + t.checks.len() + 5));
-        names.push("tid".into());
-        let b_keys: Vec<String> = (0..nk).map(|k| format!("b.k{k}")).collect();
-        let unchanged: Vec<String> = t
-            .checks
+        let after: Vec<String> = t.key.iter().enumerate().map(|(k, (_, ty))| format!("$5[{}]::{ty}", k + 1)).collect();
+        format!("($5::pg_catalog.text[] IS NULL OR ({}) > ({}))", keys.join(", "), after.join(", "))
+    }
+
+    /// The SET list of table `t`'s masked columns.
+    fn sets(&self, t: &SessionTable) -> String {
+        let sets: Vec<String> = t
+            .slots
             .iter()
-            .enumerate()
-            .map(|(j, (c, ty))| format!("t.{}::{ty} IS NOT DISTINCT FROM b.c{j}", ident(c)))
+            .map(|&s| format!("{} = {}", ident(&self.slots[s].column), new_value(&self.slots[s], "true")))
             .collect();
+        sets.join(", ")
+    }
+
+    /// Whether a row of `t` matches the user ids (`$3`) or networks (`$4`),
+    /// through subqueries: a statement that checks a row again costs nothing
+    /// to plan, whatever the number of ids (a list of constants is planned
+    /// id by id), and nothing to run when the check is not reached.
+    fn again(&self, t: &SessionTable) -> String {
         let mut again: Vec<String> = Vec::new();
         for c in &t.subjects {
             let col = format!("t.{}", ident(&c.name));
@@ -370,50 +347,108 @@ impl SessionPlan {
                 format!("forget._text_ip_in(t.{}::text, $4::text[])", ident(c))
             });
         }
-        // the last key as text that reads back the same whatever the session's DateStyle
-        let last: Vec<String> = (0..nk)
-            .map(|k| format!("pg_catalog.to_json(${n}[pg_catalog.array_upper(${n}, 1)]) #>> '{{}}'", n = k + 5))
-            .collect();
-        let sets: Vec<String> = t
-            .slots
-            .iter()
-            .map(|&s| format!("{} = {}", ident(&self.slots[s].column), new_value(&self.slots[s], "true")))
-            .collect();
-        let extra = nk + t.checks.len() + 6;
-        let (find, out) = if by_tid {
-            (
-                format!("t.ctid = b.tid AND ({}) = ({})", keys.join(", "), b_keys.join(", ")),
-                format!(
-                    "(SELECT pg_catalog.count(*) FROM u), ARRAY[{}],\n\
-                     CASE WHEN (SELECT pg_catalog.count(*) FROM u) < ${extra}::pg_catalog.int8 THEN (SELECT COALESCE(pg_catalog.array_agg(n), ARRAY[]::pg_catalog.int8[]) FROM u) END",
-                    last.join(", ")
-                ),
+        again.join(" OR ")
+    }
+
+    /// Whether table `i`'s rows can be masked by [`Self::single_sql`]: not a
+    /// partitioned table (a tid is unique within one table only).
+    pub fn single_ok(&self, i: usize) -> bool {
+        !self.tables[i].partitioned
+    }
+
+    /// Table `i`'s rows after the last key done (`$5`) masked in one
+    /// statement, the way a hand-written UPDATE would, for a table whose rows
+    /// the planner expects to fit in one batch: `forget._within_batch($6)`,
+    /// the last condition, ends the statement with an error when more than
+    /// `$6` rows match (the runner then rolls it back and reads the table
+    /// through a cursor). Returns the rows updated.
+    pub fn single_sql(&self, i: usize) -> String {
+        let t = &self.tables[i];
+        format!(
+            "WITH u AS (UPDATE {from} t SET {sets} WHERE {m} AND {after} AND forget._within_batch($6::pg_catalog.int8) RETURNING 1)\n\
+             SELECT pg_catalog.count(*) FROM u",
+            from = t.from,
+            sets = self.sets(t),
+            m = self.matches(t),
+            after = self.after_last(t),
+        )
+    }
+
+    /// One batch of table `i`: masks the rows read by the cursor, whose
+    /// columns come as one array each from `$5` on (see [`Self::cursor_sql`]):
+    /// the keys, then tids, table oids, xmins and primary keys as text.
+    ///
+    /// - `by_tid`: each row is fetched at the place the cursor read it at (a
+    ///   TID scan, in table order). It is masked at once when it is the very
+    ///   version the cursor read (same table, tid, xmin and primary key: one
+    ///   hashed lookup per row), and otherwise only when it matches again.
+    ///   Returns `(rows updated, last key as text)`. A row the application
+    ///   updated since is somewhere else now; when fewer rows were updated
+    ///   than read, the rest are left to:
+    /// - not `by_tid`: the rows are looked up by primary key (through an
+    ///   index, hash and merge joins turned off), except the versions the
+    ///   batch wrote already (their xmin is the transaction id in the
+    ///   parameter after the arrays, as text), and masked when they match
+    ///   again. Returns `(rows updated)`.
+    ///
+    /// Either way a batch costs what its rows cost, whatever the size of the
+    /// table. Rows are matched again against the user ids and networks through
+    /// subqueries that cost nothing when no row changed (the ids are never
+    /// planned as a list of constants, which for 100,000 ids would cost more
+    /// to plan than the batch costs to run).
+    pub fn batch_sql(&self, i: usize, by_tid: bool) -> String {
+        let t = &self.tables[i];
+        let nk = t.key.len();
+        let keys: Vec<&str> = t.key.iter().map(|(e, _)| e.as_str()).collect();
+        let (tid, oid, xmin, pk) = (nk + 5, nk + 6, nk + 7, nk + 8);
+        let extra = nk + 9;
+        let again = self.again(t);
+        let window = format!("t.{} BETWEEN $1::timestamptz AND $2::timestamptz", ident(&t.time));
+        let pk_text = self.pk_text(t);
+        if by_tid {
+            // the last key as text that reads back the same whatever the session's DateStyle
+            let last: Vec<String> = (0..nk)
+                .map(|k| format!("pg_catalog.to_json(${n}[pg_catalog.array_upper(${n}, 1)]) #>> '{{}}'", n = k + 5))
+                .collect();
+            // a partitioned table: only the partitions of the batch's times (a tid is per partition)
+            let prune = if t.partitioned {
+                format!(" AND t.{} BETWEEN $5[1] AND $5[pg_catalog.array_upper($5, 1)]", ident(&t.time))
+            } else {
+                String::new()
+            };
+            format!(
+                "WITH u AS (UPDATE {from} t SET {sets}\n\
+                 WHERE t.ctid OPERATOR(pg_catalog.=) ANY (${tid}::pg_catalog.tid[]) AND {window}{prune}\n\
+                 AND ((t.tableoid, t.ctid, t.xmin::pg_catalog.text, {pk_text}) IN (SELECT * FROM ROWS FROM (pg_catalog.unnest(${oid}::pg_catalog.oid[]), \
+                 pg_catalog.unnest(${tid}::pg_catalog.tid[]), pg_catalog.unnest(${xmin}::pg_catalog.text[]), pg_catalog.unnest(${pk}::pg_catalog.text[])))\n\
+                 OR {again}) RETURNING 1)\n\
+                 SELECT (SELECT pg_catalog.count(*) FROM u), ARRAY[{last}]",
+                from = t.from,
+                sets = self.sets(t),
+                last = last.join(", "),
+                again = again,
             )
         } else {
             // by primary key: a row whose time changed (still in the window) is found too
             let skip = usize::from(!t.time_in_pk);
-            (
-                format!(
-                    "({}) = ({}) AND NOT (b.n OPERATOR(pg_catalog.=) ANY(${extra}::pg_catalog.int8[]))",
-                    keys[skip..].join(", "),
-                    b_keys[skip..].join(", ")
-                ),
-                "(SELECT pg_catalog.count(*) FROM u)".to_string(),
+            let arrays: Vec<String> =
+                t.key.iter().enumerate().map(|(k, (_, ty))| format!("pg_catalog.unnest(${}::{ty}[])", k + 5)).collect();
+            let names: Vec<String> = (0..nk).map(|k| format!("k{k}")).collect();
+            let b_keys: Vec<String> = (0..nk).map(|k| format!("b.k{k}")).collect();
+            format!(
+                "WITH u AS (UPDATE {from} t SET {sets} FROM (SELECT * FROM ROWS FROM ({arrays}) AS b({names})) AS b\n\
+                 WHERE ({keys}) = ({b_keys}) AND t.xmin::pg_catalog.text OPERATOR(pg_catalog.<>) ${extra}::pg_catalog.text AND {window}\n\
+                 AND ({again}) RETURNING 1)\n\
+                 SELECT (SELECT pg_catalog.count(*) FROM u)",
+                from = t.from,
+                sets = self.sets(t),
+                arrays = arrays.join(", "),
+                names = names.join(", "),
+                keys = keys[skip..].join(", "),
+                b_keys = b_keys[skip..].join(", "),
+                again = again,
             )
-        };
-        format!(
-            "WITH u AS (UPDATE {from} t SET {sets} FROM (SELECT * FROM ROWS FROM ({arrays}) WITH ORDINALITY AS b({names}, n) ORDER BY tid) AS b\n\
-             WHERE {find} AND t.{time} BETWEEN $1::timestamptz AND $2::timestamptz\n\
-             AND (({unchanged}) OR {again}) RETURNING b.n)\n\
-             SELECT {out}",
-            from = t.from,
-            sets = sets.join(", "),
-            arrays = arrays.join(", "),
-            names = names.join(", "),
-            time = ident(&t.time),
-            unchanged = unchanged.join(" AND "),
-            again = again.join(" OR "),
-        )
+        }
     }
 }
 
@@ -498,14 +533,15 @@ mod tests {
             sql.contains(r#"($5::pg_catalog.text[] IS NULL OR (t."started_at", t."id") > ($5[1]::"pg_catalog"."timestamptz", $5[2]::"pg_catalog"."int8"))"#),
             "{sql}"
         );
-        assert!(sql.starts_with(r#"WITH m AS MATERIALIZED (SELECT t."started_at" AS k0, t."id" AS k1, t."user_id"::"pg_catalog"."text" AS c0, t."ip"::"pg_catalog"."inet" AS c1, t.ctid AS tid FROM ONLY "app"."sessions" t"#), "{sql}");
+        // the key, then what names the very version read: tid, table, xmin, primary key
+        assert!(sql.starts_with(r#"WITH m AS MATERIALIZED (SELECT t."started_at" AS k0, t."id" AS k1, t.ctid AS tid, t.tableoid AS o, t.xmin::pg_catalog.text AS x, (t."id")::pg_catalog.text AS p FROM ONLY "app"."sessions" t"#), "{sql}");
         // the count first, then the rows in key order
-        assert!(sql.contains("(SELECT k0, k1, c0, c1, tid, (SELECT pg_catalog.count(*) FROM m) FROM m LIMIT 1)\nUNION ALL\n(SELECT k0, k1, c0, c1, tid, NULL FROM m ORDER BY k0, k1)"), "{sql}");
-        assert_eq!(p.read_columns(0), 5);
+        assert!(sql.contains("(SELECT k0, k1, tid, o, x, p, (SELECT pg_catalog.count(*) FROM m) FROM m LIMIT 1)\nUNION ALL\n(SELECT k0, k1, tid, o, x, p, NULL FROM m ORDER BY k0, k1)"), "{sql}");
+        assert_eq!(p.read_columns(0), 6);
     }
 
     #[test]
-    fn batch_statement_masks_the_rows_of_its_keys_that_still_match() {
+    fn batch_statement_masks_the_rows_read_at_their_tids_and_what_still_matches() {
         let cat = sessions_catalog();
         let a = analyze(&cat);
         let p = SessionPlan::new(&cat, &a, &[]).unwrap();
@@ -516,23 +552,47 @@ mod tests {
             ),
             "{sql}"
         );
-        assert!(
-            sql.contains(r#"FROM (SELECT * FROM ROWS FROM (pg_catalog.unnest($5::"pg_catalog"."timestamptz"[]), pg_catalog.unnest($6::"pg_catalog"."int8"[]), pg_catalog.unnest($7::"pg_catalog"."text"[]), pg_catalog.unnest($8::"pg_catalog"."inet"[]), pg_catalog.unnest($9::pg_catalog.tid[])) WITH ORDINALITY AS b(k0, k1, c0, c1, tid, n) ORDER BY tid) AS b"#),
-            "{sql}"
-        );
-        // at its place, still in the window, and unchanged since the cursor read it or matching again
-        assert!(sql.contains(r#"WHERE t.ctid = b.tid AND (t."started_at", t."id") = (b.k0, b.k1) AND t."started_at" BETWEEN $1::timestamptz AND $2::timestamptz"#), "{sql}");
-        // the ordinals of the rows done, when some were not
-        assert!(sql.contains("CASE WHEN (SELECT pg_catalog.count(*) FROM u) < $10::pg_catalog.int8 THEN (SELECT COALESCE(pg_catalog.array_agg(n), ARRAY[]::pg_catalog.int8[]) FROM u) END"), "{sql}");
-        // the rows that moved: by key, except those done
-        let again = p.batch_sql(0, false);
-        // by primary key alone: a row whose time changed is found too
-        assert!(again.contains(r#"WHERE (t."id") = (b.k1) AND NOT (b.n OPERATOR(pg_catalog.=) ANY($10::pg_catalog.int8[])) AND t."started_at" BETWEEN"#), "{again}");
-        assert!(!again.contains("ctid = "), "{again}");
-        assert!(sql.contains(r#"AND ((t."user_id"::"pg_catalog"."text" IS NOT DISTINCT FROM b.c0 AND t."ip"::"pg_catalog"."inet" IS NOT DISTINCT FROM b.c1) OR t."user_id" OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.unnest($3::"pg_catalog"."text"[])) OR EXISTS (SELECT FROM pg_catalog.unnest($4::inet[]) AS n(net) WHERE t."ip"::inet <<= n.net))"#), "{sql}");
+        // at their tids (a TID scan), still in the window
+        assert!(sql.contains(r#"WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($7::pg_catalog.tid[]) AND t."started_at" BETWEEN $1::timestamptz AND $2::timestamptz"#), "{sql}");
+        assert!(!sql.contains("$5[1]"), "a plain table has no partitions to choose: {sql}");
+        // the very version the cursor read, or matching again
+        assert!(sql.contains(r#"AND ((t.tableoid, t.ctid, t.xmin::pg_catalog.text, (t."id")::pg_catalog.text) IN (SELECT * FROM ROWS FROM (pg_catalog.unnest($8::pg_catalog.oid[]), pg_catalog.unnest($7::pg_catalog.tid[]), pg_catalog.unnest($9::pg_catalog.text[]), pg_catalog.unnest($10::pg_catalog.text[])))"#), "{sql}");
+        assert!(sql.contains(r#"OR t."user_id" OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.unnest($3::"pg_catalog"."text"[])) OR EXISTS (SELECT FROM pg_catalog.unnest($4::inet[]) AS n(net) WHERE t."ip"::inet <<= n.net)) RETURNING 1)"#), "{sql}");
         // no list of ids for the planner to go through
         assert!(!sql.contains("ANY($3"), "{sql}");
         assert!(sql.contains("ARRAY[pg_catalog.to_json($5[pg_catalog.array_upper($5, 1)]) #>> '{}', pg_catalog.to_json($6[pg_catalog.array_upper($6, 1)]) #>> '{}']"), "{sql}");
+        // the rows that moved: by primary key alone (a row whose time changed is found too),
+        // except the versions the batch wrote, matched again
+        let again = p.batch_sql(0, false);
+        assert!(again.contains(r#"FROM (SELECT * FROM ROWS FROM (pg_catalog.unnest($5::"pg_catalog"."timestamptz"[]), pg_catalog.unnest($6::"pg_catalog"."int8"[])) AS b(k0, k1)) AS b"#), "{again}");
+        assert!(again.contains(r#"WHERE (t."id") = (b.k1) AND t.xmin::pg_catalog.text OPERATOR(pg_catalog.<>) $11::pg_catalog.text AND t."started_at" BETWEEN"#), "{again}");
+        assert!(again.contains(r#"AND (t."user_id" OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.unnest($3::"pg_catalog"."text"[])) OR EXISTS"#), "{again}");
+        assert!(!again.contains("ctid"), "{again}");
+    }
+
+    #[test]
+    fn a_partitioned_table_is_read_in_the_partitions_of_the_batch_and_never_in_one_statement() {
+        let mut cat = sessions_catalog();
+        cat.tables[4].partitioned = true;
+        let a = analyze(&cat);
+        let p = SessionPlan::new(&cat, &a, &[]).unwrap();
+        assert!(!p.single_ok(0));
+        let sql = p.batch_sql(0, true);
+        assert!(sql.contains(r#"UPDATE "app"."sessions" t"#), "{sql}");
+        assert!(sql.contains(r#" AND t."started_at" BETWEEN $5[1] AND $5[pg_catalog.array_upper($5, 1)]"#), "{sql}");
+    }
+
+    #[test]
+    fn one_statement_masks_a_table_that_fits_in_a_batch() {
+        let cat = sessions_catalog();
+        let a = analyze(&cat);
+        let p = SessionPlan::new(&cat, &a, &[]).unwrap();
+        assert!(p.single_ok(0));
+        let sql = p.single_sql(0);
+        assert!(sql.starts_with(r#"WITH u AS (UPDATE ONLY "app"."sessions" t SET "user_id" = forget._mask_text(t."user_id"::text, 0, true)"#), "{sql}");
+        // the rows of the window, after the last key done, and at most a batch of them
+        assert!(sql.contains(r#" WHERE t."started_at" BETWEEN $1::timestamptz AND $2::timestamptz AND (t."user_id" OPERATOR(pg_catalog.=) ANY($3::"pg_catalog"."text"[]) OR t."ip"::inet <<= ANY($4::inet[])) AND ($5::pg_catalog.text[] IS NULL OR (t."started_at", t."id") > ($5[1]::"pg_catalog"."timestamptz", $5[2]::"pg_catalog"."int8")) AND forget._within_batch($6::pg_catalog.int8) RETURNING 1)"#), "{sql}");
+        assert!(sql.ends_with("SELECT pg_catalog.count(*) FROM u"), "{sql}");
     }
 
     #[test]
@@ -543,7 +603,9 @@ mod tests {
         let p = SessionPlan::new(&cat, &a, &[]).unwrap();
         assert!(p.tables[0].time_in_pk);
         let again = p.batch_sql(0, false);
-        assert!(again.contains(r#"WHERE (t."started_at", t."id") = (b.k0, b.k1) AND NOT"#), "{again}");
+        assert!(again.contains(r#"WHERE (t."started_at", t."id") = (b.k0, b.k1) AND t.xmin"#), "{again}");
+        // a key of several columns names a row as one text
+        assert!(p.cursor_sql(0).contains(r#"ROW(t."started_at", t."id")::pg_catalog.text AS p"#));
     }
 
     #[test]
@@ -553,12 +615,7 @@ mod tests {
         *c = col("user_id", "int8", "N", Some("@pii subject null"));
         let a = analyze(&cat);
         let p = SessionPlan::new(&cat, &a, &[]).unwrap();
-        assert_eq!(p.tables[0].checks[0], ("user_id".to_string(), "pg_catalog.text".to_string()));
-        let sql = p.cursor_sql(0);
-        assert!(sql.contains(r#"t."user_id"::pg_catalog.text AS c0"#), "{sql}");
         let batch = p.batch_sql(0, true);
-        assert!(batch.contains(r#"pg_catalog.unnest($7::pg_catalog.text[])"#), "{batch}");
-        assert!(batch.contains(r#"t."user_id"::pg_catalog.text IS NOT DISTINCT FROM b.c0"#), "{batch}");
         assert!(
             batch.contains(r#"t."user_id"::text OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.unnest($3::text[]))"#),
             "{batch}"

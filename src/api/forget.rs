@@ -398,13 +398,14 @@ fn retry_anonymization(
     }
     let keys: Vec<String> = original_user_key.iter().cloned().collect();
     let person = original_username.clone().or_else(|| current_username.clone()).or_else(|| original_user_key.clone());
-    // the earlier jobs, found through the audit log's pseudonyms
+    // the earlier jobs, found through the audit rows that opened them (the
+    // index on pseudonyms leaves the 'completed' rows out)
     let hmac = Pseudonymizer::new(&key());
     let pseudonyms: Vec<String> = names.iter().chain(keys.iter()).map(|v| hmac.pseudonym(v)).collect();
     let earlier: Vec<i64> = jobs::as_owner(|| {
         Spi::get_one_with_args::<Vec<i64>>(
             "SELECT coalesce(pg_catalog.array_agg(DISTINCT job_id ORDER BY job_id), '{}') FROM forget.audit_log
-              WHERE subject_pseudonym = ANY($1) AND job_id IS NOT NULL",
+              WHERE subject_pseudonym = ANY($1) AND job_id IS NOT NULL AND action <> 'completed'",
             &[pseudonyms.into()],
         )
         .or_raise()
