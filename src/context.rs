@@ -92,8 +92,9 @@ pub fn batch_rows() -> i64 {
     BATCH_ROWS.with(|b| b.get())
 }
 
-/// Internal: true for the first `lim` rows a statement asks about, then an
-/// error that ends the statement. The last condition of a job's UPDATE that
+/// Internal: true the first `lim` times a statement asks (once per row, or
+/// twice for a row PostgreSQL checks again after a concurrent update), then
+/// an error that ends the statement. The last condition of a job's UPDATE that
 /// masks a table in one statement (its high cost puts it after every other
 /// condition), so that the statement masks at most one batch: when the table
 /// has more rows than that, the statement is rolled back and the table is

@@ -454,6 +454,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
             Ok(v) => v,
             Err(e) => return Err(e),
         };
+        let masked_alone: i64 = single.iter().map(|(_, n)| n).sum();
         for (name, updated) in single {
             rows_done += updated;
             progress.tables.entry(name).or_default().done = true;
@@ -461,6 +462,11 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
         cursors.extend(open);
         // the first batch goes in this transaction; the cursors' rows are kept from its commit on
         save_progress(job.id, &progress, rows_done, Some(rows_done + left));
+        if masked_alone > 0 && cursors.iter().any(Option::is_some) {
+            // the tables masked in one statement each commit before the batches
+            // of the others: no transaction holds more than their rows' locks
+            driver.commit();
+        }
         let close_all = |cursors: &mut Vec<Option<HeldCursor>>| {
             for c in cursors.iter_mut() {
                 if let Some(c) = c.take() {

@@ -78,12 +78,26 @@ pub(crate) unsafe fn mask_inet_datum(d: pg_sys::Datum, v4: u8, v6: u8) -> (pg_sy
 }
 
 extern "C" {
-    /// PostgreSQL's `palloc`, called without pgrx's guard (a `sigsetjmp` per
-    /// call, which costs a masking function called once per row a third of
-    /// its time). On failure it raises an error, a `longjmp` over the frames of
-    /// [`mask_inet_datum`] and its caller, which own nothing to drop.
-    #[link_name = "palloc"]
-    fn palloc_unguarded(size: usize) -> *mut std::ffi::c_void;
+    /// PostgreSQL's `palloc_extended`, called without pgrx's guard (a
+    /// `sigsetjmp` per call, which costs a masking function called once per
+    /// row a third of its time). With `MCXT_ALLOC_NO_OOM` and a size this
+    /// small it never raises an error (no `longjmp` over Rust frames): out of
+    /// memory, it returns NULL, and the caller raises the error itself.
+    #[link_name = "palloc_extended"]
+    fn palloc_extended_unguarded(size: usize, flags: std::ffi::c_int) -> *mut std::ffi::c_void;
+}
+
+/// `size` bytes in the current memory context, without pgrx's guard.
+///
+/// # Safety
+/// Inside a backend, with a current memory context; `size` at most a few
+/// hundred bytes.
+unsafe fn palloc_unguarded(size: usize) -> *mut std::ffi::c_void {
+    let p = palloc_extended_unguarded(size, pg_sys::MCXT_ALLOC_NO_OOM as std::ffi::c_int);
+    if p.is_null() {
+        raise(ForgetError::Internal(format!("out of memory: {size} bytes for a masked address")));
+    }
+    p
 }
 
 /// A varlena that can be read where it is: a short (1-byte header) or plain
