@@ -17,7 +17,10 @@
 #                                     the same rows (digest of the people's rows)
 #   locate_1                          forget.locate_users of one person vs hand-written counts
 #   job_1pct, job_10pct               CALL forget.run_jobs() of a job over ~1% / ~10% of
-#                                     the sessions vs one plain UPDATE (bench/sessions_*.sql)
+#                                     the sessions vs one plain UPDATE (bench/sessions_*.sql);
+#                                     paired_ratio= is the median of each run's ours/UPDATE
+#                                     (the two run back to back), which a slow spell of the
+#                                     machine that spans several runs does not move
 #   job_memory                        peak resident memory (VmHWM, kB) of the backend
 #                                     running the 10% job vs the one running the UPDATE
 # Once, over 1,000,000 values: mask_ip, pseudonym, mask_email, redact_json vs the
@@ -177,7 +180,7 @@ for SCALE in "${scale_list[@]}"; do
   for c in "${CASES[@]}"; do
     read -r name _ <<<"$c"
     want "$name" || continue
-    ours=(); base=(); jrows=""
+    ours=(); base=(); pairs=(); jrows=""
     for run in $(seq 1 "$RUNS"); do
       q -f bench/sessions_reset.sql >/dev/null
       if [ $((run % 2)) -eq 1 ]; then first=true; else first=false; fi
@@ -190,8 +193,10 @@ for SCALE in "${scale_list[@]}"; do
         exit 1
       fi
       ours+=("$(field "$line" ours_ms)"); base+=("$(field "$line" base_ms)"); jrows=$job_rows
+      pairs+=("$(awk -v o="$(field "$line" ours_ms)" -v b="$(field "$line" base_ms)" 'BEGIN { printf "%.4f", (b > 0 ? o / b : 0) }')")
     done
-    emit "$name" "$rows" "$(printf '%s\n' "${ours[@]}" | median)" "$(printf '%s\n' "${base[@]}" | median)" ms "rows=$jrows"
+    emit "$name" "$rows" "$(printf '%s\n' "${ours[@]}" | median)" "$(printf '%s\n' "${base[@]}" | median)" ms "rows=$jrows" \
+      "paired_ratio=$(printf '%s\n' "${pairs[@]}" | median | awk '{ printf "%.2f", $1 }')"
   done
 
   # peak memory of the largest job, each side in a fresh session on fresh data
