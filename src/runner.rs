@@ -418,11 +418,13 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
                             open.push(None);
                             continue;
                         }
+                        // the same arguments for the cursor and the one statement (plus the batch size)
+                        let args = vec![window.0, window.1, users_arg, ips_arg, arg(tp.last.clone())];
                         let c = HeldCursor::open(
                             &format!("pg_forget_job_{}_{i}", job.id),
                             &plan.cursor_sql(i),
                             &cursor_types,
-                            vec![window.0, window.1, users_arg, ips_arg, arg(tp.last.clone())],
+                            args.clone(),
                         );
                         if allow_single && plan.single_ok(i) && c.estimate() <= (batch / 2) as f64 {
                             c.close();
@@ -430,7 +432,7 @@ fn run_session(driver: Driver, job: &Claimed, subjects: &[(String, String)], rol
                             let out = crate::cursor::execute_with_args(
                                 &plan.single_sql(i),
                                 &[cursor_types.as_slice(), &[pg_sys::INT8OID]].concat(),
-                                &[window.0, window.1, users_arg, ips_arg, arg(tp.last.clone()), arg(batch)],
+                                &[args.as_slice(), &[arg(batch)]].concat(),
                                 |row| row.get::<i64>(1).unwrap_or(0),
                             );
                             single.push((name.clone(), out.into_iter().next().unwrap_or(0)));
@@ -702,7 +704,7 @@ impl Drop for OwnMemory {
 enum Lookup {
     /// the cursor's query: as the planner likes
     Scan,
-    /// a batch: each row at its tid (TID scans only, in a nested loop)
+    /// a batch: its rows at their tids (one TID scan, no index)
     Tid,
     /// a batch's rows that moved: each by its key, through an index
     Key,
